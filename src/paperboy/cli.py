@@ -1,0 +1,276 @@
+"""The ``paperboy`` command line: thin commands over the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from paperboy import __version__
+from paperboy.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Paperboy: a self-hostable research-paper radar.\n\n"
+    "Settings come from flags, then PAPERBOY_* environment variables, then a .env file.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+db_app = typer.Typer(help="Inspect and upgrade the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True)
+out = Console()
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        "-d",
+        help="SQLAlchemy URL of the store (default: $PAPERBOY_DATABASE_URL or ./paperboy.db).",
+        show_default=False,
+    ),
+]
+
+
+def _settings(database_url: str | None, **more: object) -> Settings:
+    return load_settings(database_url=database_url, **more)
+
+
+def _open(settings: Settings):  # noqa: ANN202 - returns the concrete store
+    from paperboy.store import open_store
+
+    return open_store(settings.database_url)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"paperboy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Paperboy: a self-hostable research-paper radar."""
+
+
+@app.command("import")
+def import_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="JSON, JSON Lines or .gz files: Daily Papers API responses or records, "
+            "arXiv bulk metadata snapshot lines, or arXiv daily listings.",
+            show_default=False,
+        ),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Import the demo data set shipped with Paperboy.")
+    ] = False,
+    if_empty: Annotated[
+        bool,
+        typer.Option("--if-empty", help="Do nothing when the store already holds papers."),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(help="Records per transaction.", min=1)
+    ] = 2000,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Import papers (and their daily-feed entries) from files. Safe to re-run: it upserts.
+
+    \b
+    Examples:
+      paperboy import --demo
+      paperboy import arxiv-metadata-oai-snapshot.json.gz
+      paperboy import 2025-06-10.json daily.jsonl
+    Exit codes: 0 all imported, 1 some records or files were skipped, 2 bad usage.
+    """
+    from paperboy.ingest import demo_data_path, import_files
+
+    paths: list[str | Path] = list(files or [])
+    if demo:
+        paths.insert(0, demo_data_path())
+    if not paths:
+        err.print("[red]Nothing to import:[/] give FILE arguments or --demo.")
+        raise typer.Exit(2)
+    settings = _settings(database_url)
+    store = _open(settings)
+    if if_empty and store.count_papers() > 0:
+        err.print(f"The store already holds {store.count_papers():,} papers; nothing imported.")
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, int] = {}
+
+    def on_progress(path: str, done: int, total: int) -> None:
+        if path not in tasks:
+            tasks[path] = progress.add_task(Path(path).name, total=total)
+        progress.update(tasks[path], completed=done)
+
+    with progress:
+        report = import_files(store, paths, batch_size=batch_size, progress=on_progress)
+    c = report.counts
+    table = Table(title="Import summary", show_header=False)
+    table.add_row("records read", f"{report.records:,}")
+    table.add_row("papers inserted", f"{c.inserted:,}")
+    table.add_row("papers updated", f"{c.updated:,}")
+    table.add_row("skipped (unchanged)", f"{c.unchanged:,}")
+    table.add_row("skipped (older version)", f"{c.older:,}")
+    table.add_row("skipped (malformed)", f"{report.malformed:,}")
+    table.add_row("feed entries added / updated", f"{c.feed_added:,} / {c.feed_updated:,}")
+    err.print(table)
+    for problem in report.problems[:20]:
+        label = ("skipped ", "yellow") if problem.line is not None else ("failed ", "bold red")
+        err.print(Text.assemble(label, str(problem)), highlight=False)
+    if len(report.problems) > 20:
+        err.print(f"... and {len(report.problems) - 20} more problems (see `paperboy status`).")
+    store.close()
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Serve the web pages and the JSON API.
+
+    \b
+    Examples:
+      paperboy serve
+      paperboy serve --port 8001
+      PAPERBOY_DATABASE_URL=sqlite:////srv/paperboy.db paperboy serve --host 0.0.0.0
+    """
+    import uvicorn
+
+    from paperboy.web.app import create_app
+
+    settings = _settings(database_url, host=host, port=port)
+    store = _open(settings)
+    count = store.count_papers()
+    err.print(
+        f"Serving {count:,} papers from {settings.database_url} "
+        f"on http://{settings.host}:{settings.port}"
+    )
+    if count == 0:
+        err.print("The store is empty: run `paperboy import --demo` to load the demo data.")
+    uvicorn.run(
+        create_app(settings, store=store),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        reload=reload,
+    )
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} GiB"
+
+
+@app.command()
+def stats(
+    by: Annotated[
+        str, typer.Option(help="Group feed counts by 'day' or 'month'.")
+    ] = "month",
+    last: Annotated[int, typer.Option(help="Show only the last N periods (0: all).", min=0)] = 24,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Show what the store holds: papers, feed entries per day or month, size on disk.
+
+    \b
+    Examples:
+      paperboy stats
+      paperboy stats --by day --last 14
+    """
+    if by not in ("day", "month"):
+        err.print(f"[red]--by must be 'day' or 'month', got {by!r}[/]")
+        raise typer.Exit(2)
+    store = _open(_settings(database_url))
+    counts = store.feed_counts(by)  # type: ignore[arg-type]
+    shown = counts[-last:] if last else counts
+    table = Table(title=f"Daily feed by {by}")
+    table.add_column(by.capitalize())
+    table.add_column("Papers", justify="right")
+    table.add_column("Upvotes", justify="right")
+    for row in shown:
+        table.add_row(row.period, f"{row.entries:,}", f"{row.upvotes:,}")
+    out.print(table)
+    if len(shown) < len(counts):
+        out.print(f"({len(counts) - len(shown)} earlier {by}s not shown; use --last 0)")
+    out.print(f"Papers: {store.count_papers():,}")
+    out.print(f"Feed entries: {store.count_feed_entries():,}")
+    out.print(f"Store: {store.engine.url.render_as_string(hide_password=True)}")
+    out.print(f"Size on disk: {_human(store.size_bytes())}")
+    store.close()
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option(help="How many recent runs to show.", min=1)] = 10,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Show the latest ingest runs from the ingest log, with their counts and errors."""
+    store = _open(_settings(database_url))
+    table = Table(title="Ingest log")
+    for name in ("Run", "Source", "Started (UTC)", "Status", "Inserted", "Updated", "Skipped",
+                 "Errors", "Detail"):
+        table.add_column(name)
+    runs = store.ingest_runs(limit)
+    for run in runs:
+        table.add_row(
+            str(run.id), run.source, f"{run.started_at:%Y-%m-%d %H:%M}", run.status,
+            f"{run.inserted:,}", f"{run.updated:,}", f"{run.skipped:,}", str(run.errors),
+            (run.message or run.detail)[:80],
+        )
+    if runs:
+        out.print(table)
+    else:
+        out.print("No ingest runs yet: `paperboy import --demo` loads the demo data.")
+    store.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseOpt = None) -> None:
+    """Apply pending schema migrations (every command also does this on start)."""
+    from paperboy.store import open_store
+
+    settings = _settings(database_url)
+    store = open_store(settings.database_url)
+    out.print(f"Schema is up to date in {settings.database_url}")
+    store.close()
+
+
+def run() -> None:  # pragma: no cover - console entry point wrapper
+    sys.exit(app())

@@ -1,0 +1,314 @@
+"""Turn one decoded JSON object of a known real shape into a ``Record``. Pure, no I/O.
+
+Shapes recognised (by their keys, per record, so mixed files work):
+- ``hf_daily_item``: an item of Hugging Face's ``/api/daily_papers`` (``{"paper": {...}, ...}``),
+  in every schema generation from 2024 to 2026;
+- ``hf_paper``: the flat ``/api/papers/{id}`` object (``id``, ``summary``, author objects);
+- ``daily_record``: flat Daily Papers records (``id``, ``daily_date``, ``upvotes``, ...), the shape
+  of the shipped demo data;
+- ``arxiv_snapshot``: the arXiv bulk metadata snapshot (``versions``, ``authors_parsed``, ...);
+- ``arxiv_listing``: arXiv daily listing records (``first_listed``, ``listed_dates``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from paperboy.arxiv_ids import canonical_id
+from paperboy.errors import InvalidArxivId, PaperboyError
+from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
+
+
+class BadRecord(PaperboyError, ValueError):
+    """One record that cannot be used; the importer reports it with its line and moves on."""
+
+
+_CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
+_WITHDRAWN = re.compile(r"\b(has been|is) withdrawn\b|\bwithdrawn by\b|^withdrawn\b", re.I)
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRecord(f"field {field!r} should be text, got {type(value).__name__}")
+    value = value.strip()
+    return value or None
+
+
+def _int(value: Any, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BadRecord(f"field {field!r} should be a number, got {type(value).__name__}")
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise BadRecord(f"field {field!r} should be a number, got {value!r}") from exc
+    if number < 0:
+        raise BadRecord(f"field {field!r} should not be negative, got {number}")
+    return number
+
+
+def _datetime(value: Any, field: str) -> datetime | None:
+    """ISO 8601 (``2024-05-24T17:34:15.000Z``) or RFC 2822 (``Mon, 2 Apr 2007 19:18:42 GMT``)."""
+    text = _text(value, field)
+    if text is None:
+        return None
+    try:
+        if text[:4].isdigit():
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        else:
+            parsed = parsedate_to_datetime(text)
+    except (ValueError, TypeError) as exc:
+        raise BadRecord(f"field {field!r} is not a date: {text!r}") from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _date(value: Any, field: str) -> date | None:
+    moment = _datetime(value, field)
+    return moment.date() if moment else None
+
+
+def _paper_id(value: Any) -> str:
+    text = _text(value, "id")
+    if text is None:
+        raise BadRecord("record has no 'id'")
+    try:
+        return canonical_id(text)
+    except InvalidArxivId as exc:
+        raise BadRecord(str(exc)) from exc
+
+
+def _title(value: Any) -> str:
+    text = _text(value, "title")
+    if text is None:
+        raise BadRecord("record has no title")
+    return clean_title(text)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # "A. One, B. Two and C. Three"
+        parts = re.split(r",\s*|\s+and\s+", clean_title(value))
+        return tuple(p for p in parts if p)
+    if not isinstance(value, list):
+        raise BadRecord(f"field 'authors' should be a list, got {type(value).__name__}")
+    if all(isinstance(a, str) for a in value):  # the common case, fast
+        return tuple(" ".join(a.split()) for a in value if a and not a.isspace())
+    names: list[str] = []
+    for author in value:
+        name = author.get("name") if isinstance(author, dict) else author
+        if not isinstance(name, str):
+            raise BadRecord("an author has no name")
+        if name.strip():
+            names.append(clean_title(name))
+    return tuple(names)
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise BadRecord("field 'categories' should be a list or a space-separated string")
+    seen: list[str] = []
+    for item in items:
+        if isinstance(item, str) and _CATEGORY.match(item) and item not in seen:
+            seen.append(item)
+    return tuple(seen)
+
+
+def _url(value: Any, field: str) -> str | None:
+    text = _text(value, field)
+    if text is None:
+        return None
+    return text if re.match(r"^https?://", text, re.I) else None
+
+
+def _user(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return _text(value.get("user") or value.get("name"), "submittedBy")
+    return _text(value, "submitted_by")
+
+
+def _withdrawn(comments: str | None) -> bool:
+    return bool(comments and _WITHDRAWN.search(comments))
+
+
+def hf_daily_item(obj: dict[str, Any], feed_day: date | None) -> Record:
+    paper = obj.get("paper")
+    if not isinstance(paper, dict):
+        raise BadRecord("field 'paper' should be an object")
+    paper_id = _paper_id(paper.get("id"))
+    record = Paper(
+        id=paper_id,
+        title=_title(paper.get("title") or obj.get("title")),
+        abstract=clean_abstract(_text(paper.get("summary") or obj.get("summary"), "summary") or ""),
+        authors=_names(paper.get("authors")),
+        published=_datetime(paper.get("publishedAt"), "paper.publishedAt"),
+        github_repo=_url(paper.get("githubRepo"), "githubRepo"),
+        github_stars=_int(paper.get("githubStars"), "githubStars"),
+        project_page=_url(paper.get("projectPage"), "projectPage"),
+    )
+    day = (
+        feed_day
+        or _date(paper.get("submittedOnDailyAt"), "paper.submittedOnDailyAt")
+        or _date(obj.get("publishedAt"), "publishedAt")
+    )
+    if day is None:
+        raise BadRecord("item has no feed date (submittedOnDailyAt or publishedAt)")
+    entry = FeedEntry(
+        paper_id=paper_id,
+        feed_date=day,
+        source="daily",
+        submitted_by=_user(obj.get("submittedBy") or paper.get("submittedOnDailyBy")),
+        upvotes=_int(paper.get("upvotes"), "paper.upvotes"),
+        num_comments=_int(obj.get("numComments"), "numComments"),
+    )
+    return Record(record, entry)
+
+
+def hf_paper(obj: dict[str, Any], feed_day: date | None) -> Record:
+    paper_id = _paper_id(obj.get("id"))
+    record = Paper(
+        id=paper_id,
+        title=_title(obj.get("title")),
+        abstract=clean_abstract(_text(obj.get("summary"), "summary") or ""),
+        authors=_names(obj.get("authors")),
+        published=_datetime(obj.get("publishedAt"), "publishedAt"),
+        github_repo=_url(obj.get("githubRepo"), "githubRepo"),
+        github_stars=_int(obj.get("githubStars"), "githubStars"),
+        project_page=_url(obj.get("projectPage"), "projectPage"),
+    )
+    return Record(record)
+
+
+def daily_record(obj: dict[str, Any], feed_day: date | None) -> Record:
+    paper_id = _paper_id(obj.get("id"))
+    record = Paper(
+        id=paper_id,
+        title=_title(obj.get("title")),
+        abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
+        authors=_names(obj.get("authors")),
+        categories=_categories(obj.get("categories")),
+        published=_datetime(obj.get("published_at"), "published_at"),
+        github_repo=_url(obj.get("github_repo"), "github_repo"),
+        github_stars=_int(obj.get("github_stars"), "github_stars"),
+        project_page=_url(obj.get("project_page"), "project_page"),
+    )
+    day = _date(obj.get("daily_date"), "daily_date")
+    if day is None:
+        raise BadRecord("record has no 'daily_date'")
+    entry = FeedEntry(
+        paper_id=paper_id,
+        feed_date=day,
+        source="daily",
+        submitted_by=_user(obj.get("submitted_by")),
+        upvotes=_int(obj.get("upvotes"), "upvotes"),
+        num_comments=_int(obj.get("num_comments"), "num_comments"),
+    )
+    return Record(record, entry)
+
+
+def arxiv_snapshot(obj: dict[str, Any], feed_day: date | None) -> Record:
+    versions = obj.get("versions") or []
+    if not isinstance(versions, list):
+        raise BadRecord("field 'versions' should be a list")
+    numbers: list[int] = []
+    stamps: list[datetime] = []
+    for entry in versions:
+        if not isinstance(entry, dict):
+            raise BadRecord("each entry of 'versions' should be an object")
+        match = _VERSION.match(str(entry.get("version", "")))
+        if match:
+            numbers.append(int(match[1]))
+        stamp = _datetime(entry.get("created"), "versions.created")
+        if stamp:
+            stamps.append(stamp)
+    parsed = obj.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        authors = tuple(
+            clean_title(" ".join(p for p in (*part[1:2], part[0], *part[2:3]) if p))
+            for part in parsed
+            if isinstance(part, list) and part
+        )
+    else:
+        authors = _names(obj.get("authors"))
+    comments = _text(obj.get("comments"), "comments")
+    record = Paper(
+        id=_paper_id(obj.get("id")),
+        title=_title(obj.get("title")),
+        abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
+        authors=authors,
+        categories=_categories(obj.get("categories")),
+        version=max(numbers) if numbers else None,
+        published=min(stamps) if stamps else None,
+        updated=max(stamps) if stamps else None,
+        comments=comments,
+        journal_ref=_text(obj.get("journal-ref"), "journal-ref"),
+        doi=_text(obj.get("doi"), "doi"),
+        license=_text(obj.get("license"), "license"),
+        withdrawn=_withdrawn(comments),
+    )
+    return Record(record)
+
+
+def arxiv_listing(obj: dict[str, Any], feed_day: date | None) -> Record:
+    paper_id = _paper_id(obj.get("id"))
+    comments = _text(obj.get("comment"), "comment")
+    record = Paper(
+        id=paper_id,
+        title=_title(obj.get("title")),
+        abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
+        authors=_names(obj.get("authors")),
+        categories=_categories(obj.get("categories")),
+        comments=comments,
+        withdrawn=_withdrawn(comments),
+    )
+    day = _date(obj.get("first_listed"), "first_listed")
+    entry = FeedEntry(paper_id, day, source="arxiv") if day else None
+    return Record(record, entry)
+
+
+Converter = Callable[[dict[str, Any], date | None], Record]
+
+
+def detect(obj: dict[str, Any]) -> tuple[str, Converter]:
+    if isinstance(obj.get("data"), list) and "id" not in obj:
+        raise BadRecord("a wrapper object: import its 'data' list instead")
+    if "paper" in obj:
+        return "hf_daily_item", hf_daily_item
+    if "versions" in obj or "authors_parsed" in obj or "update_date" in obj:
+        return "arxiv_snapshot", arxiv_snapshot
+    if "first_listed" in obj or "listed_dates" in obj:
+        return "arxiv_listing", arxiv_listing
+    if "daily_date" in obj:
+        return "daily_record", daily_record
+    if "summary" in obj and "id" in obj:
+        return "hf_paper", hf_paper
+    raise BadRecord(
+        "unrecognised record: expected a Daily Papers item ('paper'), a Daily Papers record "
+        "('daily_date'), an arXiv snapshot record ('versions') or an arXiv listing ('first_listed')"
+    )
+
+
+def to_record(obj: Any, feed_day: date | None = None) -> Record:
+    """Convert one decoded JSON value; raises ``BadRecord`` with a reason."""
+    if isinstance(obj, str):
+        raise BadRecord(
+            "found a text string where a JSON object was expected "
+            "(Python-printed text rather than JSON?)"
+        )
+    if not isinstance(obj, dict):
+        raise BadRecord(f"expected a JSON object, got {type(obj).__name__}")
+    _, convert = detect(obj)
+    return convert(obj, feed_day)

@@ -1,0 +1,138 @@
+"""Record shapes shared by every layer: plain frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+FEED_SOURCES = ("daily", "arxiv")
+"""Where a feed entry came from: the community daily list, or an arXiv announcement listing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper, keyed by its canonical arXiv id (no version)."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # primary category first
+    version: int | None = None  # latest version known, None when the source does not say
+    published: datetime | None = None  # first version (UTC, naive)
+    updated: datetime | None = None  # latest version (UTC, naive)
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    withdrawn: bool = False
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """A paper's appearance in the daily feed on one day."""
+
+    paper_id: str
+    feed_date: date
+    source: str = "daily"
+    submitted_by: str | None = None
+    upvotes: int | None = None
+    num_comments: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What every ingest source yields: a paper and, optionally, its feed entry."""
+
+    paper: Paper
+    feed: FeedEntry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """A feed entry joined with its paper, as views show it."""
+
+    paper: Paper
+    entry: FeedEntry
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+    feed_added: int = 0
+    feed_updated: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(slots=True)
+class ImportProblem:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    files: list[str] = field(default_factory=list)
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    problems: list[ImportProblem] = field(default_factory=list)
+    failed_files: list[str] = field(default_factory=list)
+    records: int = 0
+
+    @property
+    def skipped(self) -> int:
+        """Records that changed nothing: unchanged, older versions, or malformed."""
+        return self.counts.unchanged + self.counts.older + self.malformed
+
+    @property
+    def malformed(self) -> int:
+        return sum(1 for p in self.problems if p.line is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    id: int
+    source: str
+    detail: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    inserted: int
+    updated: int
+    skipped: int
+    errors: int
+    message: str | None
+
+
+_PARAGRAPH = re.compile(r"\n\s*\n|\n  (?=\S)")
+
+
+def clean_title(text: str) -> str:
+    """Collapse the hard line wraps and runs of spaces arXiv leaves in titles."""
+    return " ".join(text.split())
+
+
+def clean_abstract(text: str) -> str:
+    """Unwrap arXiv's 80-column lines, keeping paragraph breaks as blank lines."""
+    if "\n\n" not in text and "\n  " not in text:  # one paragraph: the common case, fast
+        return " ".join(text.split())
+    paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text.strip()))
+    return "\n\n".join(p for p in paragraphs if p)

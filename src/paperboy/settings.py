@@ -1,0 +1,47 @@
+"""Settings: the one place that reads the environment.
+
+Precedence: command-line flag > ``PAPERBOY_*`` environment variable > ``.env`` file > default.
+Every field has a default and a description; ``docs/settings.md`` lists them all (a test checks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    """A SQLite file in the working directory: easy to find, easy to back up."""
+    return f"sqlite:///{Path.cwd() / 'paperboy.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERBOY_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL of the store. Default: sqlite:///./paperboy.db.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `paperboy serve` binds to.")
+    port: int = Field(default=8000, description="Port `paperboy serve` listens on.")
+    site_name: str = Field(default="Paperboy", description="Name shown in page titles.")
+    page_size: int = Field(
+        default=30, ge=1, le=200, description="Papers per page on the daily feed pages."
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone that decides what 'today' is for the 'New' badge.",
+    )
+    import_batch_size: int = Field(
+        default=2000, ge=1, description="Records per transaction when importing files."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once; explicit overrides (from CLI flags) win over the environment."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""The store interface every backend implements. Views and services depend on this only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal, Protocol
+
+from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
+
+FeedSort = Literal["upvotes", "published"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    items: list[FeedItem]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCount:
+    period: str  # "YYYY-MM-DD" or "YYYY-MM"
+    entries: int
+    upvotes: int
+
+
+class Store(Protocol):
+    """Owns the schema. Sources write through ``upsert``; everything else only reads."""
+
+    backend: str
+
+    def upsert(self, records: Sequence[Record]) -> UpsertCounts:
+        """Insert or merge papers and feed entries in one transaction (see ``merge``)."""
+        ...
+
+    def get_paper(self, paper_id: str) -> Paper | None: ...
+
+    def feed_entries_for(self, paper_id: str) -> list[FeedEntry]: ...
+
+    def feed(
+        self, start: date, end: date, *, sort: FeedSort = "upvotes", offset: int = 0, limit: int = 50
+    ) -> FeedPage:
+        """Feed entries with ``start <= feed_date <= end``."""
+        ...
+
+    def latest_feed_date(self) -> date | None: ...
+
+    def feed_date_before(self, day: date) -> date | None:
+        """The closest earlier day that has feed entries."""
+        ...
+
+    def feed_date_after(self, day: date) -> date | None: ...
+
+    def count_papers(self) -> int: ...
+
+    def count_feed_entries(self) -> int: ...
+
+    def feed_counts(self, by: Literal["day", "month"]) -> list[PeriodCount]: ...
+
+    def size_bytes(self) -> int: ...
+
+    def start_ingest(self, source: str, detail: str) -> int: ...
+
+    def finish_ingest(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        inserted: int,
+        updated: int,
+        skipped: int,
+        errors: int,
+        message: str | None = None,
+    ) -> None: ...
+
+    def ingest_runs(self, limit: int = 20) -> list[IngestRun]: ...
+
+    def close(self) -> None: ...

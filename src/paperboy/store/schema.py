@@ -1,0 +1,81 @@
+"""The schema as SQLAlchemy Core tables. Alembic migrations create it; this module describes it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(64), primary_key=True),  # canonical arXiv id, no version
+    Column("version", Integer, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False),  # list of names, in order
+    Column("categories", JSON, nullable=False),  # primary first
+    Column("primary_category", String(64), nullable=True),
+    Column("published", DateTime, nullable=True),
+    Column("updated", DateTime, nullable=True),
+    Column("comments", Text, nullable=True),
+    Column("journal_ref", Text, nullable=True),
+    Column("doi", String(255), nullable=True),
+    Column("license", String(255), nullable=True),
+    Column("github_repo", String(512), nullable=True),
+    Column("github_stars", Integer, nullable=True),
+    Column("project_page", String(1024), nullable=True),
+    Column("withdrawn", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("modified_at", DateTime, nullable=False),
+    Index("ix_papers_primary_category", "primary_category"),
+    Index("ix_papers_published", "published"),
+)
+
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("feed_date", Date, nullable=False),
+    Column("source", String(16), nullable=False),  # "daily" or "arxiv"
+    Column("submitted_by", String(255), nullable=True),
+    Column("upvotes", Integer, nullable=False, default=0),
+    Column("num_comments", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("paper_id", "feed_date", name="uq_feed_entries_paper_date"),
+    Index("ix_feed_entries_date_upvotes", "feed_date", "upvotes"),
+)
+
+ingest_log = Table(
+    "ingest_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("status", String(16), nullable=False),  # running, ok, partial, failed
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=True),
+    Index("ix_ingest_log_source_started", "source", "started_at"),
+)

@@ -1,0 +1,326 @@
+"""The store on SQLAlchemy Core: one implementation for every SQL backend.
+
+Engine-specific details (pragmas, sizes, date functions) live in ``dialects``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
+
+from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
+from paperboy.store import dialects
+from paperboy.store.base import FeedPage, FeedSort, PeriodCount
+from paperboy.store.merge import collapse_batch, merge_feed_entry, merge_paper
+from paperboy.store.schema import feed_entries, ingest_log, papers
+
+_PAPER_COLUMNS = (
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "version",
+    "published",
+    "updated",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "withdrawn",
+)
+_CHUNK = 500  # ids per IN (...) clause
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def paper_from_row(row: Row[Any] | Any) -> Paper:
+    m = row._mapping
+    return Paper(
+        id=m["id"],
+        title=m["title"],
+        abstract=m["abstract"],
+        authors=tuple(m["authors"] or ()),
+        categories=tuple(m["categories"] or ()),
+        version=m["version"],
+        published=m["published"],
+        updated=m["updated"],
+        comments=m["comments"],
+        journal_ref=m["journal_ref"],
+        doi=m["doi"],
+        license=m["license"],
+        github_repo=m["github_repo"],
+        github_stars=m["github_stars"],
+        project_page=m["project_page"],
+        withdrawn=bool(m["withdrawn"]),
+    )
+
+
+def _entry_from_row(row: Row[Any] | Any) -> FeedEntry:
+    m = row._mapping
+    return FeedEntry(
+        paper_id=m["paper_id"],
+        feed_date=m["feed_date"],
+        source=m["source"],
+        submitted_by=m["submitted_by"],
+        upvotes=m["upvotes"],
+        num_comments=m["num_comments"],
+    )
+
+
+def _paper_values(paper: Paper) -> dict[str, Any]:
+    values = {name: getattr(paper, name) for name in _PAPER_COLUMNS}
+    values["authors"] = list(paper.authors)
+    values["categories"] = list(paper.categories)
+    values["primary_category"] = paper.primary_category
+    return values
+
+
+def _entry_values(entry: FeedEntry) -> dict[str, Any]:
+    return {
+        "source": entry.source,
+        "submitted_by": entry.submitted_by,
+        "upvotes": entry.upvotes or 0,
+        "num_comments": entry.num_comments or 0,
+    }
+
+
+class SQLStore:
+    """A store on any SQLAlchemy engine (SQLite by default)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backend = engine.dialect.name
+        self._write = dialects.write_options(engine)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Record]) -> UpsertCounts:
+        counts = UpsertCounts()
+        if not records:
+            return counts
+        incoming = collapse_batch([r.paper for r in records])
+        entries: dict[tuple[str, date], FeedEntry] = {}
+        for record in records:
+            if record.feed is not None:
+                key = (record.feed.paper_id, record.feed.feed_date)
+                prior = entries.get(key)
+                entries[key] = record.feed if prior is None else merge_feed_entry(prior, record.feed)
+        now = _now()
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            stored: dict[str, Paper] = {}
+            for ids in _chunks(list(incoming)):
+                for row in conn.execute(select(papers).where(papers.c.id.in_(ids))):
+                    stored[row.id] = paper_from_row(row)
+            new_rows: list[dict[str, Any]] = []
+            changed_rows: list[dict[str, Any]] = []
+            for paper_id, paper in incoming.items():
+                prior = stored.get(paper_id)
+                if prior is None:
+                    new_rows.append(
+                        {"id": paper_id, **_paper_values(paper), "created_at": now, "modified_at": now}
+                    )
+                    counts.inserted += 1
+                    continue
+                merged, outcome = merge_paper(prior, paper)
+                if outcome == "updated":
+                    changed_rows.append({"b_id": paper_id, **_paper_values(merged), "modified_at": now})
+                    counts.updated += 1
+                elif outcome == "older":
+                    counts.older += 1
+                else:
+                    counts.unchanged += 1
+            dialects.executemany(conn, insert(papers), new_rows)
+            stmt = update(papers).where(papers.c.id == bindparam("b_id"))
+            dialects.executemany(conn, stmt, changed_rows)
+            if entries:
+                self._upsert_entries(conn, entries, now, counts)
+        return counts
+
+    def _upsert_entries(
+        self,
+        conn: Any,
+        entries: dict[tuple[str, date], FeedEntry],
+        now: datetime,
+        counts: UpsertCounts,
+    ) -> None:
+        stored: dict[tuple[str, date], FeedEntry] = {}
+        paper_ids = sorted({paper_id for paper_id, _ in entries})
+        for chunk in _chunks(paper_ids):
+            query = select(feed_entries).where(feed_entries.c.paper_id.in_(chunk))
+            for row in conn.execute(query):
+                key = (row.paper_id, row.feed_date)
+                if key in entries:
+                    stored[key] = _entry_from_row(row)
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        for key, entry in entries.items():
+            prior = stored.get(key)
+            if prior is None:
+                new_rows.append(
+                    {"paper_id": key[0], "feed_date": key[1], **_entry_values(entry), "created_at": now}
+                )
+                counts.feed_added += 1
+                continue
+            merged = merge_feed_entry(prior, entry)
+            if merged != prior:
+                changed_rows.append({"b_pid": key[0], "b_day": key[1], **_entry_values(merged)})
+                counts.feed_updated += 1
+        dialects.executemany(conn, insert(feed_entries), new_rows)
+        stmt = update(feed_entries).where(
+            feed_entries.c.paper_id == bindparam("b_pid"),
+            feed_entries.c.feed_date == bindparam("b_day"),
+        )
+        dialects.executemany(conn, stmt, changed_rows)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get_paper(self, paper_id: str) -> Paper | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(papers).where(papers.c.id == paper_id)).first()
+        return paper_from_row(row) if row is not None else None
+
+    def feed_entries_for(self, paper_id: str) -> list[FeedEntry]:
+        query = (
+            select(feed_entries)
+            .where(feed_entries.c.paper_id == paper_id)
+            .order_by(feed_entries.c.feed_date)
+        )
+        with self.engine.connect() as conn:
+            return [_entry_from_row(row) for row in conn.execute(query)]
+
+    def feed(
+        self, start: date, end: date, *, sort: FeedSort = "upvotes", offset: int = 0, limit: int = 50
+    ) -> FeedPage:
+        window = feed_entries.c.feed_date.between(start, end)
+        if sort == "published":
+            order = (feed_entries.c.feed_date.desc(), papers.c.published.desc(), papers.c.id.desc())
+        else:
+            order = (feed_entries.c.upvotes.desc(), feed_entries.c.feed_date.desc(), papers.c.id.desc())
+        entry_cols = [
+            feed_entries.c.paper_id,
+            feed_entries.c.feed_date,
+            feed_entries.c.source,
+            feed_entries.c.submitted_by,
+            feed_entries.c.upvotes,
+            feed_entries.c.num_comments,
+        ]
+        query = (
+            select(papers, *entry_cols)
+            .join(papers, papers.c.id == feed_entries.c.paper_id)
+            .where(window)
+            .order_by(*order)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(feed_entries).where(window))
+            total_count = int(total.scalar_one())
+            rows = conn.execute(query).all()
+        items = [FeedItem(paper=paper_from_row(r), entry=_entry_from_row(r)) for r in rows]
+        return FeedPage(items=items, total=total_count)
+
+    def latest_feed_date(self) -> date | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(feed_entries.c.feed_date))).scalar_one()
+
+    def feed_date_before(self, day: date) -> date | None:
+        query = select(func.max(feed_entries.c.feed_date)).where(feed_entries.c.feed_date < day)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def feed_date_after(self, day: date) -> date | None:
+        query = select(func.min(feed_entries.c.feed_date)).where(feed_entries.c.feed_date > day)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def count_papers(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def count_feed_entries(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(feed_entries)).scalar_one())
+
+    def feed_counts(self, by: Literal["day", "month"]) -> list[PeriodCount]:
+        if by == "day":
+            period: Any = feed_entries.c.feed_date
+        else:
+            period = dialects.group_by_month(self.engine, feed_entries.c.feed_date)
+        query = (
+            select(period.label("period"), func.count(), func.coalesce(func.sum(feed_entries.c.upvotes), 0))
+            .group_by(period)
+            .order_by(period)
+        )
+        with self.engine.connect() as conn:
+            return [
+                PeriodCount(period=str(p), entries=int(n), upvotes=int(u))
+                for p, n, u in conn.execute(query)
+            ]
+
+    def size_bytes(self) -> int:
+        return dialects.database_size_bytes(self.engine)
+
+    # -- ingest log -----------------------------------------------------------------------
+
+    def start_ingest(self, source: str, detail: str) -> int:
+        values = {
+            "source": source,
+            "detail": detail,
+            "started_at": _now(),
+            "status": "running",
+            "inserted": 0,
+            "updated": 0,
+            "skipped": 0,
+            "errors": 0,
+        }
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            result = conn.execute(insert(ingest_log).values(**values))
+            return int(result.inserted_primary_key[0])
+
+    def finish_ingest(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        inserted: int,
+        updated: int,
+        skipped: int,
+        errors: int,
+        message: str | None = None,
+    ) -> None:
+        stmt = (
+            update(ingest_log)
+            .where(ingest_log.c.id == run_id)
+            .values(
+                finished_at=_now(),
+                status=status,
+                inserted=inserted,
+                updated=updated,
+                skipped=skipped,
+                errors=errors,
+                message=message,
+            )
+        )
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            conn.execute(stmt)
+
+    def ingest_runs(self, limit: int = 20) -> list[IngestRun]:
+        query = select(ingest_log).order_by(ingest_log.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [IngestRun(**row._mapping) for row in conn.execute(query)]
+
+    def close(self) -> None:
+        self.engine.dispose()
