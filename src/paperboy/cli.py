@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -89,8 +88,9 @@ def import_command(
         typer.Option("--if-empty", help="Do nothing when the store already holds papers."),
     ] = False,
     batch_size: Annotated[
-        int, typer.Option(help="Records per transaction.", min=1)
-    ] = 2000,
+        int | None,
+        typer.Option(help="Records per transaction (default 5000).", min=1, show_default=False),
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Import papers (and their daily-feed entries) from files. Safe to re-run: it upserts.
@@ -110,7 +110,7 @@ def import_command(
     if not paths:
         err.print("[red]Nothing to import:[/] give FILE arguments or --demo.")
         raise typer.Exit(2)
-    settings = _settings(database_url)
+    settings = _settings(database_url, import_batch_size=batch_size)
     store = _open(settings)
     if if_empty and store.count_papers() > 0:
         err.print(f"The store already holds {store.count_papers():,} papers; nothing imported.")
@@ -132,7 +132,9 @@ def import_command(
         progress.update(tasks[path], completed=done)
 
     with progress:
-        report = import_files(store, paths, batch_size=batch_size, progress=on_progress)
+        report = import_files(
+            store, paths, batch_size=settings.import_batch_size, progress=on_progress
+        )
     c = report.counts
     table = Table(title="Import summary", show_header=False)
     table.add_row("records read", f"{report.records:,}")
@@ -201,9 +203,7 @@ def _human(size: int) -> str:
 
 @app.command()
 def stats(
-    by: Annotated[
-        str, typer.Option(help="Group feed counts by 'day' or 'month'.")
-    ] = "month",
+    by: Annotated[str, typer.Option(help="Group feed counts by 'day' or 'month'.")] = "month",
     last: Annotated[int, typer.Option(help="Show only the last N periods (0: all).", min=0)] = 24,
     database_url: DatabaseOpt = None,
 ) -> None:
@@ -244,14 +244,29 @@ def status(
     """Show the latest ingest runs from the ingest log, with their counts and errors."""
     store = _open(_settings(database_url))
     table = Table(title="Ingest log")
-    for name in ("Run", "Source", "Started (UTC)", "Status", "Inserted", "Updated", "Skipped",
-                 "Errors", "Detail"):
+    for name in (
+        "Run",
+        "Source",
+        "Started (UTC)",
+        "Status",
+        "Inserted",
+        "Updated",
+        "Skipped",
+        "Errors",
+        "Detail",
+    ):
         table.add_column(name)
     runs = store.ingest_runs(limit)
     for run in runs:
         table.add_row(
-            str(run.id), run.source, f"{run.started_at:%Y-%m-%d %H:%M}", run.status,
-            f"{run.inserted:,}", f"{run.updated:,}", f"{run.skipped:,}", str(run.errors),
+            str(run.id),
+            run.source,
+            f"{run.started_at:%Y-%m-%d %H:%M}",
+            run.status,
+            f"{run.inserted:,}",
+            f"{run.updated:,}",
+            f"{run.skipped:,}",
+            str(run.errors),
             (run.message or run.detail)[:80],
         )
     if runs:
@@ -270,7 +285,3 @@ def db_upgrade(database_url: DatabaseOpt = None) -> None:
     store = open_store(settings.database_url)
     out.print(f"Schema is up to date in {settings.database_url}")
     store.close()
-
-
-def run() -> None:  # pragma: no cover - console entry point wrapper
-    sys.exit(app())

@@ -43,7 +43,8 @@ class Period:
         if self.kind == "day":
             return self.start.strftime("%A, %B %-d, %Y")
         if self.kind == "week":
-            return f"Week {self.label[-2:]} of {self.label[:4]} ({self.start:%b %-d} to {self.end:%b %-d})"
+            span = f"{self.start:%b %-d} to {self.end:%b %-d}"
+            return f"Week {self.label[-2:]} of {self.label[:4]} ({span})"
         return self.start.strftime("%B %Y")
 
     def query(self) -> str:

@@ -122,6 +122,23 @@ class IngestRun:
     message: str | None
 
 
+def _irregular(text: str) -> bool:
+    """Whitespace that a plain newline-to-space replacement would not clean up."""
+    return (
+        "  " in text
+        or "\n " in text
+        or " \n" in text
+        or "\n\n" in text
+        or "\t" in text
+        or "\r" in text
+        or "\xa0" in text
+        or text[:1].isspace()
+        or text[-1:].isspace()
+        or "\x0b" in text
+        or "\x0c" in text
+    )
+
+
 _PARAGRAPH = re.compile(r"\n\s*\n|\n  (?=\S)")
 
 
@@ -132,7 +149,9 @@ def clean_title(text: str) -> str:
 
 def clean_abstract(text: str) -> str:
     """Unwrap arXiv's 80-column lines, keeping paragraph breaks as blank lines."""
-    if "\n\n" not in text and "\n  " not in text:  # one paragraph: the common case, fast
+    if not _irregular(text):  # plain hard-wrapped lines: the fast path
+        return text.replace("\n", " ")
+    if "\n\n" not in text and "\n  " not in text:  # one paragraph
         return " ".join(text.split())
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text.strip()))
     return "\n\n".join(p for p in paragraphs if p)

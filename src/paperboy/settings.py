@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         description="IANA time zone that decides what 'today' is for the 'New' badge.",
     )
     import_batch_size: int = Field(
-        default=2000, ge=1, description="Records per transaction when importing files."
+        default=5000, ge=1, description="Records per transaction when importing files."
     )
 
 

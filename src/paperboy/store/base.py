@@ -30,8 +30,16 @@ class Store(Protocol):
 
     backend: str
 
-    def upsert(self, records: Sequence[Record]) -> UpsertCounts:
-        """Insert or merge papers and feed entries in one transaction (see ``merge``)."""
+    def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
+        """Insert or merge papers and feed entries in one transaction (see ``merge``).
+
+        ``bulk`` marks a batch of a large re-runnable import: the backend may relax per-commit
+        durability (never consistency) for speed.
+        """
+        ...
+
+    def revision(self) -> int:
+        """Grows with every write that changed papers or the feed (for cache keys)."""
         ...
 
     def get_paper(self, paper_id: str) -> Paper | None: ...
@@ -39,7 +47,13 @@ class Store(Protocol):
     def feed_entries_for(self, paper_id: str) -> list[FeedEntry]: ...
 
     def feed(
-        self, start: date, end: date, *, sort: FeedSort = "upvotes", offset: int = 0, limit: int = 50
+        self,
+        start: date,
+        end: date,
+        *,
+        sort: FeedSort = "upvotes",
+        offset: int = 0,
+        limit: int = 50,
     ) -> FeedPage:
         """Feed entries with ``start <= feed_date <= end``."""
         ...

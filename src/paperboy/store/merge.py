@@ -48,7 +48,9 @@ def merge_paper(stored: Paper, incoming: Paper) -> tuple[Paper, MergeOutcome]:
         if older and _has(old):
             continue
         changes[name] = new
-    if incoming.version is not None and (stored.version is None or incoming.version > stored.version):
+    if incoming.version is not None and (
+        stored.version is None or incoming.version > stored.version
+    ):
         changes["version"] = incoming.version
     if not changes:
         return stored, "older" if older else "unchanged"

@@ -50,9 +50,7 @@ feed_entries = Table(
     "feed_entries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("feed_date", Date, nullable=False),
     Column("source", String(16), nullable=False),  # "daily" or "arxiv"
     Column("submitted_by", String(255), nullable=True),
@@ -79,3 +77,12 @@ ingest_log = Table(
     Column("message", Text, nullable=True),
     Index("ix_ingest_log_source_started", "source", "started_at"),
 )
+
+store_state = Table(
+    "store_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+"""Small counters. ``revision`` grows with every write transaction, so readers can tell cheaply
+whether anything changed (the web layer keys its response cache on it)."""

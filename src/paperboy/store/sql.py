@@ -15,7 +15,7 @@ from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, Upser
 from paperboy.store import dialects
 from paperboy.store.base import FeedPage, FeedSort, PeriodCount
 from paperboy.store.merge import collapse_batch, merge_feed_entry, merge_paper
-from paperboy.store.schema import feed_entries, ingest_log, papers
+from paperboy.store.schema import feed_entries, ingest_log, papers, store_state
 
 _PAPER_COLUMNS = (
     "title",
@@ -107,7 +107,7 @@ class SQLStore:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def upsert(self, records: Sequence[Record]) -> UpsertCounts:
+    def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         counts = UpsertCounts()
         if not records:
             return counts
@@ -117,9 +117,12 @@ class SQLStore:
             if record.feed is not None:
                 key = (record.feed.paper_id, record.feed.feed_date)
                 prior = entries.get(key)
-                entries[key] = record.feed if prior is None else merge_feed_entry(prior, record.feed)
+                entries[key] = (
+                    record.feed if prior is None else merge_feed_entry(prior, record.feed)
+                )
         now = _now()
-        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+        options = dialects.write_options(self.engine, bulk=bulk)
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             stored: dict[str, Paper] = {}
             for ids in _chunks(list(incoming)):
                 for row in conn.execute(select(papers).where(papers.c.id.in_(ids))):
@@ -130,13 +133,20 @@ class SQLStore:
                 prior = stored.get(paper_id)
                 if prior is None:
                     new_rows.append(
-                        {"id": paper_id, **_paper_values(paper), "created_at": now, "modified_at": now}
+                        {
+                            "id": paper_id,
+                            **_paper_values(paper),
+                            "created_at": now,
+                            "modified_at": now,
+                        }
                     )
                     counts.inserted += 1
                     continue
                 merged, outcome = merge_paper(prior, paper)
                 if outcome == "updated":
-                    changed_rows.append({"b_id": paper_id, **_paper_values(merged), "modified_at": now})
+                    changed_rows.append(
+                        {"b_id": paper_id, **_paper_values(merged), "modified_at": now}
+                    )
                     counts.updated += 1
                 elif outcome == "older":
                     counts.older += 1
@@ -147,7 +157,23 @@ class SQLStore:
             dialects.executemany(conn, stmt, changed_rows)
             if entries:
                 self._upsert_entries(conn, entries, now, counts)
+            if counts.inserted or counts.updated or counts.feed_added or counts.feed_updated:
+                self._bump_revision(conn)
         return counts
+
+    def _bump_revision(self, conn: Any) -> None:
+        stmt = (
+            update(store_state)
+            .where(store_state.c.key == "revision")
+            .values(value=store_state.c.value + 1)
+        )
+        conn.execute(stmt)
+
+    def revision(self) -> int:
+        """A number that grows with every write that changed papers or the feed."""
+        query = select(store_state.c.value).where(store_state.c.key == "revision")
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def _upsert_entries(
         self,
@@ -170,7 +196,12 @@ class SQLStore:
             prior = stored.get(key)
             if prior is None:
                 new_rows.append(
-                    {"paper_id": key[0], "feed_date": key[1], **_entry_values(entry), "created_at": now}
+                    {
+                        "paper_id": key[0],
+                        "feed_date": key[1],
+                        **_entry_values(entry),
+                        "created_at": now,
+                    }
                 )
                 counts.feed_added += 1
                 continue
@@ -202,13 +233,23 @@ class SQLStore:
             return [_entry_from_row(row) for row in conn.execute(query)]
 
     def feed(
-        self, start: date, end: date, *, sort: FeedSort = "upvotes", offset: int = 0, limit: int = 50
+        self,
+        start: date,
+        end: date,
+        *,
+        sort: FeedSort = "upvotes",
+        offset: int = 0,
+        limit: int = 50,
     ) -> FeedPage:
         window = feed_entries.c.feed_date.between(start, end)
         if sort == "published":
             order = (feed_entries.c.feed_date.desc(), papers.c.published.desc(), papers.c.id.desc())
         else:
-            order = (feed_entries.c.upvotes.desc(), feed_entries.c.feed_date.desc(), papers.c.id.desc())
+            order = (
+                feed_entries.c.upvotes.desc(),
+                feed_entries.c.feed_date.desc(),
+                papers.c.id.desc(),
+            )
         entry_cols = [
             feed_entries.c.paper_id,
             feed_entries.c.feed_date,
@@ -260,7 +301,11 @@ class SQLStore:
         else:
             period = dialects.group_by_month(self.engine, feed_entries.c.feed_date)
         query = (
-            select(period.label("period"), func.count(), func.coalesce(func.sum(feed_entries.c.upvotes), 0))
+            select(
+                period.label("period"),
+                func.count(),
+                func.coalesce(func.sum(feed_entries.c.upvotes), 0),
+            )
             .group_by(period)
             .order_by(period)
         )

@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("paper_id", "feed_date", name="uq_feed_entries_paper_date"),
     )
-    op.create_index(
-        "ix_feed_entries_date_upvotes", "feed_entries", ["feed_date", "upvotes"]
-    )
+    op.create_index("ix_feed_entries_date_upvotes", "feed_entries", ["feed_date", "upvotes"])
     op.create_table(
         "ingest_log",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -76,9 +74,16 @@ def upgrade() -> None:
         sa.Column("message", sa.Text, nullable=True),
     )
     op.create_index("ix_ingest_log_source_started", "ingest_log", ["source", "started_at"])
+    state = op.create_table(
+        "store_state",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Integer, nullable=False),
+    )
+    op.bulk_insert(state, [{"key": "revision", "value": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("store_state")
     op.drop_table("ingest_log")
     op.drop_table("feed_entries")
     op.drop_table("papers")
