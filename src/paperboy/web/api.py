@@ -1,0 +1,145 @@
+"""The JSON API, compatible with Hugging Face's Papers API (``/api/daily_papers``, ``/api/papers``).
+
+Routes stay thin: parse parameters, ask ``paperboy.feed`` or the store, hand the records to
+``paperboy.hfapi`` for shaping. Bad input raises domain errors; ``paperboy.web.errors`` turns them
+into 400/404 JSON bodies that name the parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
+
+from paperboy import hfapi
+from paperboy.arxiv_ids import parse_arxiv_id
+from paperboy.errors import PaperNotFound
+from paperboy.feed import Period, daily_feed, parse_period
+from paperboy.models import FeedItem
+from paperboy.store.base import FeedSort, Store
+
+router = APIRouter(prefix="/api", tags=["papers"])
+
+ApiSort = Literal["publishedAt", "trending"]
+_SORTS: dict[ApiSort, FeedSort] = {"publishedAt": "published", "trending": "upvotes"}
+MAX_LIMIT = 100
+
+
+class ApiError(BaseModel):
+    """The body of every 4xx answer under /api (see ``paperboy.web.errors``)."""
+
+    error: str
+    parameter: str | None = None
+
+
+_BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiError, "description": "A parameter is malformed; `parameter` names it."}
+}
+
+
+def _feed_items(
+    store: Store,
+    period: Period | None,
+    *,
+    page: int,
+    limit: int,
+    sort: FeedSort,
+    submitter: str | None,
+) -> list[FeedItem]:
+    """One page of the feed, optionally only the entries ``submitter`` submitted.
+
+    The store cannot filter on the submitter, so that case reads the whole period (a day, a week
+    or a month of entries) and pages in memory.
+    """
+    view = daily_feed(store, period, page=page, page_size=limit, sort=sort)
+    if not submitter:
+        return view.items
+    if view.period is None or view.total == 0:
+        return []
+    everything = daily_feed(store, view.period, page=0, page_size=view.total, sort=sort)
+    mine = [item for item in everything.items if item.entry.submitted_by == submitter]
+    return mine[page * limit : (page + 1) * limit]
+
+
+@router.get(
+    "/daily_papers",
+    summary="Daily papers",
+    response_description="Feed items shaped like Hugging Face's /api/daily_papers items.",
+    responses=_BAD_REQUEST,
+)
+def daily_papers(
+    request: Request,
+    day: Annotated[
+        str | None,
+        Query(
+            alias="date",
+            description="Day in ISO format (YYYY-MM-DD). Give at most one of date, week and "
+            "month; with none, the latest day that has papers.",
+            examples=["2024-05-27"],
+        ),
+    ] = None,
+    week: Annotated[
+        str | None,
+        Query(description="ISO week (YYYY-Www), e.g. 2025-W09.", examples=["2025-W09"]),
+    ] = None,
+    month: Annotated[
+        str | None, Query(description="Month (YYYY-MM), e.g. 2025-02.", examples=["2025-02"])
+    ] = None,
+    p: Annotated[int, Query(ge=0, description="Page number, 0-based.")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Papers per page, 1 to {MAX_LIMIT}.")
+    ] = 50,
+    sort: Annotated[
+        ApiSort | None,
+        Query(
+            description="publishedAt: newest feed day first, then newest paper; trending: most "
+            "upvoted first. Default: most upvoted first, as Hugging Face answers without sort."
+        ),
+    ] = None,
+    submitter: Annotated[
+        str | None, Query(description="Only papers submitted by this user name.")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """Papers in the daily feed for a day, an ISO week or a month, paged."""
+    period = parse_period(day, week, month)
+    items = _feed_items(
+        request.app.state.store,
+        period,
+        page=p,
+        limit=limit,
+        sort=_SORTS[sort] if sort else "upvotes",
+        submitter=submitter,
+    )
+    return hfapi.daily_papers(items)
+
+
+# Declare any fixed /api/papers/... route (such as /api/papers/search) above this one: the path
+# converter would otherwise capture it as an id.
+@router.get(
+    "/papers/{arxiv_id:path}",
+    summary="One paper",
+    response_description="The paper, shaped like Hugging Face's /api/papers/{id}.",
+    responses={
+        **_BAD_REQUEST,
+        404: {"model": ApiError, "description": "No paper with that id in this Paperboy."},
+    },
+)
+def paper(
+    request: Request,
+    arxiv_id: Annotated[
+        str,
+        Path(
+            description="arXiv id, with or without version: 2401.12345, 2401.12345v2, "
+            "hep-th/9901001.",
+            examples=["2405.15738"],
+        ),
+    ],
+) -> dict[str, Any]:
+    """A paper by arXiv id: 400 for a malformed id, 404 when the store does not have it."""
+    canonical = parse_arxiv_id(arxiv_id).canonical
+    store: Store = request.app.state.store
+    found = store.get_paper(canonical)
+    if found is None:
+        raise PaperNotFound(f"no paper {canonical} in this Paperboy")
+    return hfapi.paper_detail(found, store.feed_entries_for(canonical))
