@@ -1,0 +1,1 @@
+"""Views: HTML pages and the JSON API. They call services; they never speak SQL."""

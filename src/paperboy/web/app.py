@@ -1,0 +1,48 @@
+"""The ASGI application: wires settings and the store into the page and API routers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from paperboy import __version__
+from paperboy.settings import Settings
+from paperboy.store import SQLStore, open_store
+from paperboy.web.cache import ResponseCache
+
+HERE = Path(__file__).parent
+
+
+def create_app(
+    settings: Settings,
+    store: SQLStore | None = None,
+    today: Callable[[], date] | None = None,
+) -> FastAPI:
+    """Build the app. ``today`` is injectable so tests can pin what 'New' means."""
+    from paperboy.web import api, errors, pages
+
+    app = FastAPI(
+        title=f"{settings.site_name} API",
+        version=__version__,
+        description="Daily research papers with community upvotes. "
+        "The /api/daily_papers and /api/papers routes follow Hugging Face's Papers API.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    zone = ZoneInfo(settings.timezone)
+    app.state.settings = settings
+    app.state.store = store or open_store(settings.database_url)
+    app.state.today = today or (lambda: datetime.now(zone).date())
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.add_middleware(
+        ResponseCache, revision=app.state.store.revision, today=lambda: app.state.today()
+    )
+    return app

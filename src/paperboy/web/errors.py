@@ -1,0 +1,75 @@
+"""Errors at the edge: domain exceptions become a status code and a friendly page or JSON body.
+
+Paths under ``/api/`` get JSON (``{"error": ..., "parameter": ...}``); everything else gets the
+``error.html`` page with navigation. Never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperboy.errors import InvalidArxivId, InvalidPeriod, PaperNotFound
+from paperboy.web.templating import templates
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    title: str | None = None,
+    parameter: str | None = None,
+) -> Response:
+    if wants_json(request):
+        body: dict[str, Any] = {"error": message}
+        if parameter is not None:
+            body["parameter"] = parameter
+        return JSONResponse(body, status_code=status)
+    titles = {400: "That request did not make sense", 404: "Not found"}
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": title or titles.get(status, "Something went wrong"),
+         "message": message},
+        status_code=status,
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(InvalidPeriod)
+    async def _period(request: Request, exc: InvalidPeriod) -> Response:
+        return error_response(request, 400, str(exc), parameter=exc.parameter)
+
+    @app.exception_handler(InvalidArxivId)
+    async def _bad_id(request: Request, exc: InvalidArxivId) -> Response:
+        return error_response(request, 404 if not wants_json(request) else 400, str(exc),
+                              parameter="arxiv_id", title="No such paper")
+
+    @app.exception_handler(PaperNotFound)
+    async def _missing(request: Request, exc: PaperNotFound) -> Response:
+        return error_response(request, 404, str(exc), title="Paper not found")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path")]
+        parameter = ".".join(location) or None
+        message = f"invalid value for {parameter}: {first.get('msg', 'invalid')}"
+        return error_response(request, 400, message, parameter=parameter)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(request, 404, f"Nothing lives at {request.url.path}.")
+        if wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return HTMLResponse(str(exc.detail), status_code=exc.status_code)

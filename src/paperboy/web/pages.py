@@ -1,0 +1,178 @@
+"""Server-rendered HTML pages: the daily feed (day, week, month) and one page per paper.
+
+Pages work without JavaScript; ``static/app.js`` only adds KaTeX rendering and a copy button.
+Paper text is always escaped by Jinja (autoescape on, never ``|safe``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paperboy.arxiv_ids import parse_arxiv_id
+from paperboy.bibtex import bibtex
+from paperboy.errors import PaperNotFound
+from paperboy.feed import FeedView, Period, daily_feed, parse_period, period_of
+from paperboy.store.base import Store
+from paperboy.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+def http_url(value: object) -> str | None:
+    """``value`` if it is an absolute http(s) URL, else None (so ``javascript:`` never links)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(ord(c) < 32 or c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Abstract paragraphs (``clean_abstract`` separates them with blank lines)."""
+    if not text:
+        return []
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+def site_context(request: Request) -> dict[str, Any]:
+    """What base.html needs on every page, error pages included."""
+    state = request.app.state
+    today: date = state.today()
+    try:
+        latest = state.store.latest_feed_date()
+    except Exception:  # an error page must render even when the store is down
+        latest = None
+    nav_day = latest or today
+    return {
+        "site_name": state.settings.site_name,
+        "today": today,
+        "week_query": period_of("week", nav_day).query(),
+        "month_query": period_of("month", nav_day).query(),
+    }
+
+
+templates.env.filters["http_url"] = http_url
+templates.env.filters["paragraphs"] = paragraphs
+if site_context not in templates.context_processors:
+    templates.context_processors.append(site_context)
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    label: str
+    href: str
+    current: bool = False
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _focus_day(store: Store, period: Period) -> date:
+    """The latest day with papers inside ``period`` (its first day when it has none)."""
+    if period.kind == "day":
+        return period.start
+    day = store.feed_date_before(period.end + timedelta(days=1))
+    return day if day is not None and day >= period.start else period.start
+
+
+def _views(store: Store, period: Period) -> list[NavLink]:
+    """Links that show the same stretch of time as a day, a week or a month."""
+    day = _focus_day(store, period)
+    links = []
+    for kind, label in (("day", "Day"), ("week", "Week"), ("month", "Month")):
+        target = period if kind == period.kind else period_of(kind, day)  # type: ignore[arg-type]
+        links.append(NavLink(label, f"/papers?{target.query()}", kind == period.kind))
+    return links
+
+
+def _page_links(view: FeedView) -> list[NavLink]:
+    if view.period is None or view.total <= view.page_size:
+        return []
+    base = f"/papers?{view.period.query()}"
+    return [
+        NavLink(str(n), base if n == 1 else f"{base}&page={n}", n == view.page + 1)
+        for n in range(1, view.pages + 1)
+    ]
+
+
+def _feed_page(request: Request, period: Period | None, page: int) -> HTMLResponse:
+    settings = request.app.state.settings
+    store = _store(request)
+    view = daily_feed(store, period, page=page - 1, page_size=settings.page_size)
+    context: dict[str, Any] = {"view": view, "period": view.period}
+    if view.period is not None:
+        base = f"/papers?{view.period.query()}"
+        context.update(
+            views=_views(store, view.period),
+            pages=_page_links(view),
+            previous_page=(
+                f"{base}&page={view.page}" if view.page > 1 else base if view.page == 1 else None
+            ),
+            next_page=f"{base}&page={view.page + 2}" if view.has_more else None,
+            picker_date=_focus_day(store, view.period).isoformat(),
+            first_rank=view.page * view.page_size + 1,
+        )
+    return _render(request, "feed.html", context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
+    """The latest day that has papers."""
+    return _feed_page(request, None, page)
+
+
+@router.get("/papers", response_class=HTMLResponse)
+def papers(
+    request: Request,
+    day: str | None = Query(None, alias="date"),
+    week: str | None = None,
+    month: str | None = None,
+    page: int = Query(1, ge=1),
+) -> HTMLResponse:
+    """One day (``date=YYYY-MM-DD``), ISO week (``week=YYYY-Www``) or month (``month=YYYY-MM``)."""
+    return _feed_page(request, parse_period(day, week, month), page)
+
+
+@router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
+def paper(request: Request, arxiv_id: str) -> Response:
+    """One paper: abstract, authors, dates, links and BibTeX."""
+    parsed = parse_arxiv_id(arxiv_id)
+    if arxiv_id != parsed.canonical:
+        return RedirectResponse(f"/papers/{parsed.canonical}", status_code=301)
+    store = _store(request)
+    found = store.get_paper(parsed.canonical)
+    if found is None:
+        raise PaperNotFound(f"No paper {parsed.canonical} in this radar yet.")
+    entries = store.feed_entries_for(parsed.canonical)
+    return _render(
+        request,
+        "paper.html",
+        {
+            "paper": found,
+            "arxiv": parsed,
+            "entries": entries,
+            "bibtex": bibtex(found),
+            "day_link": lambda day: f"/papers?{period_of('day', day).query()}",
+        },
+    )

@@ -1,0 +1,135 @@
+"""End to end in headless Chromium: feed, previous-day navigation, paper page, KaTeX.
+
+Needs ``/usr/bin/chromium`` (the Makefile installs it; ``apt-get install -y chromium``).
+Any request to a host other than the loopback server fails the test: no CDN, no telemetry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+import paperboy
+from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
+from paperboy.store import SQLStore
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEMO = Path(paperboy.__file__).parent / "demo" / "daily_papers.jsonl.gz"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+TEX_PAPER = "2411.19477"
+
+
+def real_records(days: set[str]) -> list[Record]:
+    records = []
+    with gzip.open(DEMO, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            if item["daily_date"] not in days:
+                continue
+            paper = Paper(
+                id=item["id"],
+                title=clean_title(item["title"]),
+                abstract=clean_abstract(item["abstract"] or ""),
+                authors=tuple(item["authors"]),
+                published=datetime.fromisoformat(
+                    item["published_at"].replace("Z", "+00:00")
+                ).replace(tzinfo=None),
+                github_repo=item["github_repo"],
+                github_stars=item["github_stars"],
+                project_page=item["project_page"],
+            )
+            entry = FeedEntry(
+                paper.id,
+                date.fromisoformat(item["daily_date"]),
+                upvotes=item["upvotes"],
+                num_comments=item["num_comments"],
+            )
+            records.append(Record(paper=paper, feed=entry))
+    return records
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Chromium (make installs it, or "
+            "`apt-get install -y chromium`) to run the browser tests"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_feed_navigation_and_katex(store: SQLStore, live_server: object, browser: object) -> None:
+    records = real_records({"2024-12-03", "2024-12-04"})
+    assert any(r.paper.id == TEX_PAPER for r in records)
+    store.upsert(records)
+    base = live_server.url  # type: ignore[attr-defined]
+
+    context = browser.new_context(java_script_enabled=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    outside: list[str] = []
+    page_errors: list[str] = []
+
+    def watch(request: object) -> None:
+        url: str = request.url  # type: ignore[attr-defined]
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            return
+        if parts.hostname not in LOOPBACK:
+            outside.append(url)
+
+    page.on("request", watch)
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+    try:
+        page.goto(f"{base}/", wait_until="load")
+        assert "December 4, 2024" in page.locator("h1").inner_text()
+        assert page.locator("article.card").count() == 15
+
+        page.locator("a.prev").click()
+        page.wait_for_url("**/papers?date=2024-12-03")
+        assert "December 3, 2024" in page.locator("h1").inner_text()
+        assert urlsplit(page.url).query == "date=2024-12-03"
+
+        card = page.locator(f'article.card[data-paper-id="{TEX_PAPER}"]')
+        card.locator("h2 a").click()
+        page.wait_for_url(f"**/papers/{TEX_PAPER}")
+        assert "Scaling Law" in page.locator("h1").inner_text()
+
+        abstract = page.locator("section.abstract")
+        abstract.locator(".katex").first.wait_for(state="attached", timeout=10_000)
+        assert abstract.locator(".katex").count() >= 1
+        assert abstract.locator(".katex-error").count() == 0
+
+        # the copy button is revealed by JS; the BibTeX block is readable either way
+        assert page.locator("button[data-copy]").is_visible()
+        assert page.locator("#bibtex-block").inner_text().startswith("@misc{chen2024simple,")
+        page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+
+    assert outside == [], f"requests left the machine: {outside}"
+    assert page_errors == [], page_errors
