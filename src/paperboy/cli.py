@@ -241,7 +241,13 @@ def status(
     limit: Annotated[int, typer.Option(help="How many recent runs to show.", min=1)] = 10,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Show the latest ingest runs from the ingest log, with their counts and errors."""
+    """Show the latest ingest runs from the ingest log, with their counts and errors.
+
+    \b
+    Examples:
+      paperboy status
+      paperboy status --limit 50
+    """
     store = _open(_settings(database_url))
     table = Table(title="Ingest log")
     for name in (
@@ -278,7 +284,13 @@ def status(
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseOpt = None) -> None:
-    """Apply pending schema migrations (every command also does this on start)."""
+    """Apply pending schema migrations (every command also does this on start).
+
+    \b
+    Examples:
+      paperboy db upgrade
+      paperboy db upgrade --database-url sqlite:////srv/paperboy/paperboy.db
+    """
     from paperboy.store import open_store
 
     settings = _settings(database_url)

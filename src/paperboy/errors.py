@@ -27,3 +27,7 @@ class ImportFileError(PaperboyError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
+
+
+class RecordRejected(PaperboyError, ValueError):
+    """The database refused a record's values (constraint, range, encoding)."""

@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from paperboy.errors import ImportFileError
+from paperboy.errors import ImportFileError, RecordRejected
 from paperboy.ingest.shapes import BadRecord, to_record
 from paperboy.models import ImportProblem, ImportReport, Record
 from paperboy.store.base import Store
@@ -67,6 +67,9 @@ class _Source:
         self.total = os.fstat(self.raw.fileno()).st_size
         magic = self.raw.read(2)
         self.raw.seek(0)
+        if path.name.lower().endswith(".gz") and magic != _GZIP_MAGIC:
+            self.raw.close()
+            raise ImportFileError(str(path), "is named .gz but is not a gzip file")
         self.stream: IO[bytes] = (
             gzip.GzipFile(fileobj=self.raw, mode="rb") if magic == _GZIP_MAGIC else self.raw
         )
@@ -146,6 +149,8 @@ def _bulk_gc() -> Iterator[None]:
 class _Writer:
     """Writes batches in order, one transaction each, and counts what is committed.
 
+    If the database refuses a batch (a value no check above caught), the batch is rolled back
+    and retried record by record, so only the offending records are skipped and reported.
     (A background writer thread was measured: no gain, the work is interpreter-bound.)
     """
 
@@ -154,9 +159,21 @@ class _Writer:
         self.report = report
         self.committed = 0
 
-    def submit(self, batch: list[Record]) -> None:
-        self.report.counts.add(self.store.upsert(batch, bulk=True))
-        self.committed += len(batch)
+    def submit(self, name: str, batch: list[tuple[int, Record]]) -> None:
+        records = [record for _, record in batch]
+        try:
+            self.report.counts.add(self.store.upsert(records, bulk=True))
+            self.committed += len(batch)
+            return
+        except RecordRejected:
+            pass  # isolate the bad records below
+        for number, record in batch:
+            try:
+                self.report.counts.add(self.store.upsert([record], bulk=True))
+                self.committed += 1
+            except RecordRejected as exc:
+                message = f"the database refused this record ({exc})"
+                self.report.problems.append(ImportProblem(name, number, message[:300]))
 
 
 def import_files(
@@ -208,15 +225,19 @@ def _import_one(
         report.failed_files.append(name)
         report.problems.append(ImportProblem(name, None, f"cannot open: {exc.strerror or exc}"))
         return
+    except ImportFileError as exc:
+        report.failed_files.append(name)
+        report.problems.append(ImportProblem(name, None, str(exc).removeprefix(f"{name}: ")))
+        return
     feed_day = _feed_day_from_name(path)
-    batch: list[Record] = []
+    batch: list[tuple[int, Record]] = []
     committed_before = writer.committed
     last_line = 0
 
     def flush() -> None:
         nonlocal batch
         if batch:
-            writer.submit(batch)
+            writer.submit(name, batch)
             batch = []
         if progress:
             progress(name, source.done(), source.total)
@@ -227,7 +248,7 @@ def _import_one(
             report.records += 1
             if error is None:
                 try:
-                    batch.append(to_record(value, feed_day))
+                    batch.append((number, to_record(value, feed_day)))
                 except BadRecord as exc:
                     error = str(exc)
             if error is not None:

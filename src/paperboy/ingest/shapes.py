@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from paperboy.arxiv_ids import canonical_id
+from paperboy.arxiv_ids import OLD_ARCHIVES, canonical_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
 
@@ -27,7 +27,9 @@ class BadRecord(PaperboyError, ValueError):
     """One record that cannot be used; the importer reports it with its line and moves on."""
 
 
-_CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
+_CATEGORY = re.compile(r"^([a-z][a-z-]*)(\.[A-Za-z][A-Za-z-]*)?$")
+_ARCHIVES = OLD_ARCHIVES | {"econ", "eess"}
+_MAX_COUNT = 2**31 - 1
 _WITHDRAWN = re.compile(r"\b(has been|is) withdrawn\b|\bwithdrawn by\b|^withdrawn\b", re.I)
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -48,10 +50,10 @@ def _int(value: Any, field: str) -> int | None:
         raise BadRecord(f"field {field!r} should be a number, got {type(value).__name__}")
     try:
         number = int(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise BadRecord(f"field {field!r} should be a number, got {value!r}") from exc
-    if number < 0:
-        raise BadRecord(f"field {field!r} should not be negative, got {number}")
+    if not 0 <= number <= _MAX_COUNT:
+        raise BadRecord(f"field {field!r} is out of range (0..{_MAX_COUNT}): {number}")
     return number
 
 
@@ -65,10 +67,10 @@ def _datetime(value: Any, field: str) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         else:
             parsed = parsedate_to_datetime(text)
-    except (ValueError, TypeError) as exc:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise BadRecord(f"field {field!r} is not a date: {text!r}") from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -122,7 +124,10 @@ def _categories(value: Any) -> tuple[str, ...]:
         raise BadRecord("field 'categories' should be a list or a space-separated string")
     seen: list[str] = []
     for item in items:
-        if isinstance(item, str) and _CATEGORY.match(item) and item not in seen:
+        if not isinstance(item, str) or item in seen:
+            continue
+        match = _CATEGORY.match(item)
+        if match and match[1] in _ARCHIVES:  # drops ACM/MSC class strings and "na"
             seen.append(item)
     return tuple(seen)
 
@@ -138,6 +143,13 @@ def _user(value: Any) -> str | None:
     if isinstance(value, dict):
         return _text(value.get("user") or value.get("name"), "submittedBy")
     return _text(value, "submitted_by")
+
+
+def _parsed_author(part: Any) -> str:
+    """``["Last", "First", "Suffix"]`` (snapshot ``authors_parsed``) as ``First Last Suffix``."""
+    if not isinstance(part, list) or not all(isinstance(p, str) for p in part):
+        raise BadRecord("each entry of 'authors_parsed' should be a list of text")
+    return clean_title(" ".join(p for p in (*part[1:2], part[0], *part[2:3]) if p))
 
 
 def _withdrawn(comments: str | None) -> bool:
@@ -236,11 +248,7 @@ def arxiv_snapshot(obj: dict[str, Any], feed_day: date | None) -> Record:
             stamps.append(stamp)
     parsed = obj.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
-        authors = tuple(
-            clean_title(" ".join(p for p in (*part[1:2], part[0], *part[2:3]) if p))
-            for part in parsed
-            if isinstance(part, list) and part
-        )
+        authors = tuple(_parsed_author(part) for part in parsed if part)
     else:
         authors = _names(obj.get("authors"))
     comments = _text(obj.get("comments"), "comments")
@@ -311,4 +319,17 @@ def to_record(obj: Any, feed_day: date | None = None) -> Record:
     if not isinstance(obj, dict):
         raise BadRecord(f"expected a JSON object, got {type(obj).__name__}")
     _, convert = detect(obj)
-    return convert(obj, feed_day)
+    record = convert(obj, feed_day)
+    _check_encodable(record.paper)
+    return record
+
+
+def _check_encodable(paper: Paper) -> None:
+    """Reject text no database can store (lone UTF-16 surrogates from ``\\ud800`` escapes)."""
+    texts = [paper.title, paper.abstract, paper.comments or "", *paper.authors]
+    for text in texts:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BadRecord("text holds an invalid character (a lone surrogate)") from exc

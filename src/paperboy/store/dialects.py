@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from paperboy.errors import RecordRejected
+
 
 def create_store_engine(url: str) -> Engine:
     """An engine tuned for the backend named by ``url``."""
@@ -105,18 +107,22 @@ def executemany(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
     ]
     processed = [(index, proc) for index, proc in processors if proc is not None]
     getter = operator.itemgetter(*names)
-    params: list[Any] = []
-    for row in rows:
-        values = getter(row)
-        if len(names) == 1:
-            values = (values,)
-        if processed:
-            values = list(values)
-            for index, proc in processed:
-                values[index] = proc(values[index])
-        params.append(values if compiled.positional else dict(zip(names, values, strict=True)))
+    dbapi = conn.dialect.dbapi
+    refused = (dbapi.IntegrityError, dbapi.DataError, OverflowError, ValueError, TypeError)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
+        params: list[Any] = []
+        for row in rows:
+            values = getter(row)
+            if len(names) == 1:
+                values = (values,)
+            if processed:
+                values = list(values)
+                for index, proc in processed:
+                    values[index] = proc(values[index])
+            params.append(values if compiled.positional else dict(zip(names, values, strict=True)))
         cursor.executemany(str(compiled), params)
+    except refused as exc:
+        raise RecordRejected(f"{type(exc).__name__}: {exc}") from exc
     finally:
         cursor.close()

@@ -38,8 +38,11 @@ def error_response(
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status": status, "title": title or titles.get(status, "Something went wrong"),
-         "message": message},
+        {
+            "status": status,
+            "title": title or titles.get(status, "Something went wrong"),
+            "message": message,
+        },
         status_code=status,
     )
 
@@ -51,8 +54,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidArxivId)
     async def _bad_id(request: Request, exc: InvalidArxivId) -> Response:
-        return error_response(request, 404 if not wants_json(request) else 400, str(exc),
-                              parameter="arxiv_id", title="No such paper")
+        return error_response(
+            request,
+            404 if not wants_json(request) else 400,
+            str(exc),
+            parameter="arxiv_id",
+            title="No such paper",
+        )
 
     @app.exception_handler(PaperNotFound)
     async def _missing(request: Request, exc: PaperNotFound) -> Response:
