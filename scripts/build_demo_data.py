@@ -30,16 +30,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else (
-        ROOT.parent / "shared/data/hf-daily-papers/hf_daily_papers.jsonl.gz"
+    source = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else (ROOT.parent / "shared/data/hf-daily-papers/hf_daily_papers.jsonl.gz")
     )
-    dest = Path(sys.argv[2]) if len(sys.argv) > 2 else (
-        ROOT / "src/paperboy/demo/daily_papers.jsonl.gz"
+    dest = (
+        Path(sys.argv[2])
+        if len(sys.argv) > 2
+        else (ROOT / "src/paperboy/demo/daily_papers.jsonl.gz")
     )
     count = 0
-    with gzip.open(source, "rt", encoding="utf-8") as src, gzip.GzipFile(
-        dest, "wb", mtime=0
-    ) as raw:
+    with (
+        gzip.open(source, "rt", encoding="utf-8") as src,
+        gzip.GzipFile(dest, "wb", mtime=0) as raw,
+    ):
         for line in src:
             record = json.loads(line)
             slim = {key: record.get(key) for key in KEEP}
