@@ -148,8 +148,7 @@ def daily_feed(
     result = store.feed(
         period.start, period.end, sort=sort, offset=page * page_size, limit=page_size
     )
-    before = store.feed_date_before(period.start)
-    after = store.feed_date_after(period.end)
+    before, after = result.before, result.after
     return FeedView(
         period=period,
         items=result.items,

@@ -16,6 +16,8 @@ FeedSort = Literal["upvotes", "published"]
 class FeedPage:
     items: list[FeedItem]
     total: int
+    before: date | None = None  # the closest earlier day with entries
+    after: date | None = None  # the closest later day with entries
 
 
 @dataclass(frozen=True, slots=True)

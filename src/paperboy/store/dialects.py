@@ -49,9 +49,11 @@ def _sqlite_engine(url: str) -> Engine:
         # Bulk imports trade the fsync on every commit for one at each checkpoint: in WAL mode
         # that stays consistent after any crash; a power cut may lose only the last batches,
         # which an idempotent re-import restores.
-        sync = "NORMAL" if options.get("bulk") else "FULL"
-        connection.exec_driver_sql(f"PRAGMA synchronous={sync}")
-        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
+        mode = options.get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE":  # a writer: pick its durability (readers need no pragma)
+            sync = "NORMAL" if options.get("bulk") else "FULL"
+            connection.exec_driver_sql(f"PRAGMA synchronous={sync}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 

@@ -58,7 +58,7 @@ feed_entries = Table(
     Column("num_comments", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("paper_id", "feed_date", name="uq_feed_entries_paper_date"),
-    Index("ix_feed_entries_date_upvotes", "feed_date", "upvotes"),
+    Index("ix_feed_entries_date_upvotes", "feed_date", "upvotes", "paper_id"),
 )
 
 ingest_log = Table(

@@ -241,37 +241,49 @@ class SQLStore:
         offset: int = 0,
         limit: int = 50,
     ) -> FeedPage:
-        window = feed_entries.c.feed_date.between(start, end)
+        fe = feed_entries
+        window = fe.c.feed_date.between(start, end)
+        # Page through the small feed index first, then fetch only the papers on the page:
+        # sorting whole paper rows (abstracts included) would cost far more.
         if sort == "published":
-            order = (feed_entries.c.feed_date.desc(), papers.c.published.desc(), papers.c.id.desc())
+            keys = (
+                select(fe.c.id)
+                .join(papers, papers.c.id == fe.c.paper_id)
+                .where(window)
+                .order_by(fe.c.feed_date.desc(), papers.c.published.desc(), fe.c.paper_id.desc())
+            )
         else:
-            order = (
-                feed_entries.c.upvotes.desc(),
-                feed_entries.c.feed_date.desc(),
-                papers.c.id.desc(),
+            keys = (
+                select(fe.c.id)
+                .where(window)
+                .order_by(fe.c.upvotes.desc(), fe.c.feed_date.desc(), fe.c.paper_id.desc())
             )
         entry_cols = [
-            feed_entries.c.paper_id,
-            feed_entries.c.feed_date,
-            feed_entries.c.source,
-            feed_entries.c.submitted_by,
-            feed_entries.c.upvotes,
-            feed_entries.c.num_comments,
+            fe.c.id.label("entry_id"),
+            fe.c.paper_id,
+            fe.c.feed_date,
+            fe.c.source,
+            fe.c.submitted_by,
+            fe.c.upvotes,
+            fe.c.num_comments,
         ]
-        query = (
-            select(papers, *entry_cols)
-            .join(papers, papers.c.id == feed_entries.c.paper_id)
-            .where(window)
-            .order_by(*order)
-            .offset(offset)
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(feed_entries).where(window))
-            total_count = int(total.scalar_one())
-            rows = conn.execute(query).all()
+            total = int(
+                conn.execute(select(func.count()).select_from(fe).where(window)).scalar_one()
+            )
+            ids = list(conn.execute(keys.offset(offset).limit(limit)).scalars())
+            rows = conn.execute(
+                select(papers, *entry_cols)
+                .join(papers, papers.c.id == fe.c.paper_id)
+                .where(fe.c.id.in_(ids))
+            ).all()
+            before = conn.execute(select(func.max(fe.c.feed_date)).where(fe.c.feed_date < start))
+            after = conn.execute(select(func.min(fe.c.feed_date)).where(fe.c.feed_date > end))
+            neighbours = (before.scalar_one(), after.scalar_one())
+        position = {entry_id: index for index, entry_id in enumerate(ids)}
+        rows.sort(key=lambda row: position[row.entry_id])
         items = [FeedItem(paper=paper_from_row(r), entry=_entry_from_row(r)) for r in rows]
-        return FeedPage(items=items, total=total_count)
+        return FeedPage(items=items, total=total, before=neighbours[0], after=neighbours[1])
 
     def latest_feed_date(self) -> date | None:
         with self.engine.connect() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from paperboy import hfapi
@@ -67,6 +68,7 @@ def _feed_items(
     summary="Daily papers",
     response_description="Feed items shaped like Hugging Face's /api/daily_papers items.",
     responses=_BAD_REQUEST,
+    response_model=list[dict[str, Any]],
 )
 def daily_papers(
     request: Request,
@@ -100,7 +102,7 @@ def daily_papers(
     submitter: Annotated[
         str | None, Query(description="Only papers submitted by this user name.")
     ] = None,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Papers in the daily feed for a day, an ISO week or a month, paged."""
     period = parse_period(day, week, month)
     items = _feed_items(
@@ -111,7 +113,8 @@ def daily_papers(
         sort=_SORTS[sort] if sort else "upvotes",
         submitter=submitter,
     )
-    return hfapi.daily_papers(items)
+    # A ready response skips re-validating plain dicts that hfapi already shaped.
+    return JSONResponse(hfapi.daily_papers(items))
 
 
 # Declare any fixed /api/papers/... route (such as /api/papers/search) above this one: the path
@@ -120,6 +123,7 @@ def daily_papers(
     "/papers/{arxiv_id:path}",
     summary="One paper",
     response_description="The paper, shaped like Hugging Face's /api/papers/{id}.",
+    response_model=dict[str, Any],
     responses={
         **_BAD_REQUEST,
         404: {"model": ApiError, "description": "No paper with that id in this Paperboy."},
@@ -135,11 +139,11 @@ def paper(
             examples=["2405.15738"],
         ),
     ],
-) -> dict[str, Any]:
+) -> JSONResponse:
     """A paper by arXiv id: 400 for a malformed id, 404 when the store does not have it."""
     canonical = parse_arxiv_id(arxiv_id).canonical
     store: Store = request.app.state.store
     found = store.get_paper(canonical)
     if found is None:
         raise PaperNotFound(f"no paper {canonical} in this Paperboy")
-    return hfapi.paper_detail(found, store.feed_entries_for(canonical))
+    return JSONResponse(hfapi.paper_detail(found, store.feed_entries_for(canonical)))

@@ -58,7 +58,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("paper_id", "feed_date", name="uq_feed_entries_paper_date"),
     )
-    op.create_index("ix_feed_entries_date_upvotes", "feed_entries", ["feed_date", "upvotes"])
+    op.create_index(
+        "ix_feed_entries_date_upvotes", "feed_entries", ["feed_date", "upvotes", "paper_id"]
+    )
     op.create_table(
         "ingest_log",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
