@@ -349,3 +349,14 @@ def test_mutated_ids_parse_or_raise_invalid(text: str, position: int, insert: st
     position = min(position, len(text))
     _check_parses_or_raises_invalid(text[:position] + insert + text[position:])
     _check_parses_or_raises_invalid(text[:position] + text[position + 1 :])
+
+
+@given(st.one_of(new_style_ids(), st.from_regex(r"\A\d{4}\.\d{4,5}\Z"), st.text(max_size=20)))
+def test_canonical_id_fast_path_agrees_with_the_full_parser(text: str) -> None:
+    try:
+        expected = parse_arxiv_id(text).canonical
+    except InvalidArxivId:
+        with pytest.raises(InvalidArxivId):
+            canonical_id(text)
+    else:
+        assert canonical_id(text) == expected

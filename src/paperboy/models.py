@@ -122,23 +122,7 @@ class IngestRun:
     message: str | None
 
 
-def _irregular(text: str) -> bool:
-    """Whitespace that a plain newline-to-space replacement would not clean up."""
-    return (
-        "  " in text
-        or "\n " in text
-        or " \n" in text
-        or "\n\n" in text
-        or "\t" in text
-        or "\r" in text
-        or "\xa0" in text
-        or text[:1].isspace()
-        or text[-1:].isspace()
-        or "\x0b" in text
-        or "\x0c" in text
-    )
-
-
+_OTHER_SPACES = ("\t", "\r", "\x0b", "\x0c", "\xa0", "\u2009", "\u202f", "\u3000")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n  (?=\S)")
 
 
@@ -149,8 +133,14 @@ def clean_title(text: str) -> str:
 
 def clean_abstract(text: str) -> str:
     """Unwrap arXiv's 80-column lines, keeping paragraph breaks as blank lines."""
-    if not _irregular(text):  # plain hard-wrapped lines: the fast path
-        return text.replace("\n", " ")
+    flat = text.replace("\n", " ")
+    if (  # plain hard-wrapped lines, no paragraph breaks: the common case, kept fast
+        "  " not in flat
+        and not any(space in flat for space in _OTHER_SPACES)
+        and not flat[:1].isspace()
+        and not flat[-1:].isspace()
+    ):
+        return flat
     if "\n\n" not in text and "\n  " not in text:  # one paragraph
         return " ".join(text.split())
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text.strip()))

@@ -109,6 +109,8 @@ def executemany(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
     ]
     processed = [(index, proc) for index, proc in processors if proc is not None]
     getter = operator.itemgetter(*names)
+    memo_in: list[Any] = [object()] * len(processed)
+    memo_out: list[Any] = [None] * len(processed)
     dbapi = conn.dialect.dbapi
     refused = (dbapi.IntegrityError, dbapi.DataError, OverflowError, ValueError, TypeError)
     cursor = conn.connection.dbapi_connection.cursor()
@@ -120,8 +122,15 @@ def executemany(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
                 values = (values,)
             if processed:
                 values = list(values)
-                for index, proc in processed:
-                    values[index] = proc(values[index])
+                for slot, (index, proc) in enumerate(processed):
+                    value = values[index]
+                    if value is None:
+                        continue
+                    if value is memo_in[slot]:  # e.g. one timestamp shared by the whole batch
+                        values[index] = memo_out[slot]
+                    else:
+                        memo_in[slot], memo_out[slot] = value, proc(value)
+                        values[index] = memo_out[slot]
             params.append(values if compiled.positional else dict(zip(names, values, strict=True)))
         cursor.executemany(str(compiled), params)
     except refused as exc:

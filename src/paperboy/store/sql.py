@@ -156,7 +156,7 @@ class SQLStore:
             stmt = update(papers).where(papers.c.id == bindparam("b_id"))
             dialects.executemany(conn, stmt, changed_rows)
             if entries:
-                self._upsert_entries(conn, entries, now, counts)
+                self._upsert_entries(conn, entries, set(stored), now, counts)
             if counts.inserted or counts.updated or counts.feed_added or counts.feed_updated:
                 self._bump_revision(conn)
         return counts
@@ -179,11 +179,13 @@ class SQLStore:
         self,
         conn: Any,
         entries: dict[tuple[str, date], FeedEntry],
+        known: set[str],
         now: datetime,
         counts: UpsertCounts,
     ) -> None:
         stored: dict[tuple[str, date], FeedEntry] = {}
-        paper_ids = sorted({paper_id for paper_id, _ in entries})
+        # Papers first stored in this batch cannot have feed entries yet: look up the others.
+        paper_ids = sorted({paper_id for paper_id, _ in entries if paper_id in known})
         for chunk in _chunks(paper_ids):
             query = select(feed_entries).where(feed_entries.c.paper_id.in_(chunk))
             for row in conn.execute(query):
