@@ -141,7 +141,5 @@ def clean_abstract(text: str) -> str:
         and not flat[-1:].isspace()
     ):
         return flat
-    if "\n\n" not in text and "\n  " not in text:  # one paragraph
-        return " ".join(text.split())
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text.strip()))
     return "\n\n".join(p for p in paragraphs if p)
