@@ -404,6 +404,23 @@ def test_layout_header_footer(client: TestClient, days_store: list[Record]) -> N
     html = client.get("/").text
     assert '<meta name="viewport"' in html
     assert '<a class="brand" href="/">Paperboy</a>' in html
-    assert '<form class="search" action="/search" method="get"' in html and 'name="q"' in html
+    assert '<form class="search" action="/open" method="get"' in html and 'name="id"' in html
     assert 'href="/papers?week=2024-W50"' in html and 'href="/papers?month=2024-12"' in html
     assert 'href="/api/docs"' in html and 'href="/openapi.json"' in html
+
+
+def test_header_box_opens_a_paper_by_id_or_url(
+    client: TestClient, days_store: list[Record]
+) -> None:
+    paper_id = days_store[0].paper.id
+    response = client.get(
+        "/open", params={"id": f"https://arxiv.org/abs/{paper_id}v2"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/papers/{paper_id}"
+    assert (
+        client.get("/open", params={"id": "  "}, follow_redirects=False).headers["location"] == "/"
+    )
+    bad = client.get("/open", params={"id": "<script>x</script>"})
+    assert bad.status_code == 404
+    assert "<script>x</script>" not in bad.text and "&lt;script&gt;" in bad.text

@@ -154,6 +154,15 @@ def papers(
     return _feed_page(request, parse_period(day, week, month), page)
 
 
+@router.get("/open")
+def open_paper(ref: str = Query("", alias="id")) -> Response:
+    """The header box: an arXiv id, ``arXiv:`` reference or arxiv.org URL opens that paper."""
+    if not ref.strip():
+        return RedirectResponse("/", status_code=303)
+    parsed = parse_arxiv_id(ref)  # InvalidArxivId becomes the friendly 404 page
+    return RedirectResponse(f"/papers/{parsed.canonical}", status_code=303)
+
+
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
 def paper(request: Request, arxiv_id: str) -> Response:
     """One paper: abstract, authors, dates, links and BibTeX."""
