@@ -436,3 +436,12 @@ def test_openapi_lists_both_routes_with_documented_parameters(client: TestClient
     paper = schema["paths"]["/api/papers/{arxiv_id}"]["get"]
     assert [p["name"] for p in paper["parameters"]] == ["arxiv_id"]
     assert paper["parameters"][0].get("description")
+
+
+def test_openapi_documents_400_not_422(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            assert "422" not in operation["responses"], path
+            assert "400" in operation["responses"], path
+    assert client.get("/api/daily_papers", params={"limit": "many"}).status_code == 400

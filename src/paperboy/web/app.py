@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from paperboy import __version__
@@ -16,6 +18,22 @@ from paperboy.store import SQLStore, open_store
 from paperboy.web.cache import ResponseCache
 
 HERE = Path(__file__).parent
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents a 422 for every route with parameters; Paperboy answers those with
+    a 400 and an ``ApiError`` body (see ``web/errors.py``), so the schema says so."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(
@@ -40,6 +58,7 @@ def create_app(
     app.state.today = today or (lambda: datetime.now(zone).date())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     errors.install(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.include_router(api.router)
     app.include_router(pages.router)
     app.add_middleware(
