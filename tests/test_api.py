@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import date, datetime
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+import demo
 from conftest import shared_path
+from demo import demo_record
 from paperboy.hfapi import hf_datetime
 from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
 from paperboy.store import SQLStore
@@ -21,15 +20,8 @@ FIRST_DAY, LAST_DAY = "2026-07-29", "2026-08-04"  # W31: Jul 29-31, W32: Aug 3-4
 SUBMITTER = "paperboy-tester"
 
 
-@lru_cache(maxsize=1)
-def demo_rows() -> tuple[dict[str, Any], ...]:
-    demo = resources.files("paperboy") / "demo" / "daily_papers.jsonl.gz"
-    with gzip.open(str(demo), "rt", encoding="utf-8") as handle:
-        return tuple(json.loads(line) for line in handle)
-
-
 def window_rows() -> list[dict[str, Any]]:
-    return [r for r in demo_rows() if FIRST_DAY <= r["daily_date"] <= LAST_DAY]
+    return demo.rows_between(FIRST_DAY, LAST_DAY)
 
 
 def parse_published(text: str) -> datetime:
@@ -41,25 +33,7 @@ def submitter_of(index: int) -> str | None:
 
 
 def to_record(row: dict[str, Any], submitted_by: str | None = None) -> Record:
-    paper = Paper(
-        id=row["id"],
-        title=clean_title(row["title"]),
-        abstract=clean_abstract(row["abstract"]),
-        authors=tuple(row["authors"]),
-        published=parse_published(row["published_at"]),
-        github_repo=row["github_repo"],
-        github_stars=row["github_stars"],
-        project_page=row["project_page"],
-    )
-    entry = FeedEntry(
-        paper_id=row["id"],
-        feed_date=date.fromisoformat(row["daily_date"]),
-        source="daily",
-        submitted_by=submitted_by,
-        upvotes=row["upvotes"],
-        num_comments=row["num_comments"],
-    )
-    return Record(paper=paper, feed=entry)
+    return demo_record(row, submitted_by=submitted_by)
 
 
 @pytest.fixture

@@ -6,17 +6,15 @@ Any request to a host other than the loopback server fails the test: no CDN, no 
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 import paperboy
-from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
+from demo import demo_record, demo_rows
+from paperboy.models import Record
 from paperboy.store import SQLStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,32 +34,7 @@ TEX_PAPER = "2411.19477"
 
 
 def real_records(days: set[str]) -> list[Record]:
-    records = []
-    with gzip.open(DEMO, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            item = json.loads(line)
-            if item["daily_date"] not in days:
-                continue
-            paper = Paper(
-                id=item["id"],
-                title=clean_title(item["title"]),
-                abstract=clean_abstract(item["abstract"] or ""),
-                authors=tuple(item["authors"]),
-                published=datetime.fromisoformat(
-                    item["published_at"].replace("Z", "+00:00")
-                ).replace(tzinfo=None),
-                github_repo=item["github_repo"],
-                github_stars=item["github_stars"],
-                project_page=item["project_page"],
-            )
-            entry = FeedEntry(
-                paper.id,
-                date.fromisoformat(item["daily_date"]),
-                upvotes=item["upvotes"],
-                num_comments=item["num_comments"],
-            )
-            records.append(Record(paper=paper, feed=entry))
-    return records
+    return [demo_record(row) for row in demo_rows() if row["daily_date"] in days]
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from importlib import resources
+from datetime import UTC, datetime
 from typing import Any
 
 import huggingface_hub
@@ -16,7 +13,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import PaperInfo
 
 from conftest import LiveServer
-from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
+from demo import demo_record, rows_between
+from paperboy.models import Record, clean_abstract, clean_title
 from paperboy.store import SQLStore
 
 pytestmark = pytest.mark.slow
@@ -25,10 +23,7 @@ FIRST_DAY, LAST_DAY = "2026-07-29", "2026-08-04"  # W31: Jul 29-31, W32: Aug 3-4
 
 
 def window_rows() -> list[dict[str, Any]]:
-    demo = resources.files("paperboy") / "demo" / "daily_papers.jsonl.gz"
-    with gzip.open(str(demo), "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle]
-    return [r for r in rows if FIRST_DAY <= r["daily_date"] <= LAST_DAY]
+    return rows_between(FIRST_DAY, LAST_DAY)
 
 
 def utc(text: str) -> datetime:
@@ -36,24 +31,7 @@ def utc(text: str) -> datetime:
 
 
 def to_record(row: dict[str, Any]) -> Record:
-    paper = Paper(
-        id=row["id"],
-        title=clean_title(row["title"]),
-        abstract=clean_abstract(row["abstract"]),
-        authors=tuple(row["authors"]),
-        published=utc(row["published_at"]).replace(tzinfo=None),
-        github_repo=row["github_repo"],
-        github_stars=row["github_stars"],
-        project_page=row["project_page"],
-    )
-    entry = FeedEntry(
-        paper_id=row["id"],
-        feed_date=date.fromisoformat(row["daily_date"]),
-        source="daily",
-        upvotes=row["upvotes"],
-        num_comments=row["num_comments"],
-    )
-    return Record(paper=paper, feed=entry)
+    return demo_record(row)
 
 
 @pytest.fixture

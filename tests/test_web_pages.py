@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
-from datetime import date, datetime
-from functools import lru_cache
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import paperboy
-from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
+from demo import demo_record, demo_rows, rows_between
+from paperboy.models import FeedEntry, Record
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 
@@ -26,38 +24,12 @@ XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 
 
-@lru_cache(maxsize=1)
-def demo_lines() -> tuple[dict[str, object], ...]:
-    with gzip.open(DEMO, "rt", encoding="utf-8") as handle:
-        return tuple(json.loads(line) for line in handle if line.strip())
+def demo_day(day: str) -> list[dict[str, Any]]:
+    return rows_between(day, day)
 
 
-def demo_day(day: str) -> list[dict[str, object]]:
-    return [line for line in demo_lines() if line["daily_date"] == day]
-
-
-def to_record(line: dict[str, object], **changes: object) -> Record:
-    published = str(line["published_at"]).replace("Z", "+00:00")
-    paper = Paper(
-        id=str(line["id"]),
-        title=clean_title(str(line["title"])),
-        abstract=clean_abstract(str(line["abstract"] or "")),
-        authors=tuple(str(a) for a in line["authors"]),  # type: ignore[attr-defined]
-        published=datetime.fromisoformat(published).replace(tzinfo=None),
-        github_repo=line["github_repo"],  # type: ignore[arg-type]
-        github_stars=line["github_stars"],  # type: ignore[arg-type]
-        project_page=line["project_page"],  # type: ignore[arg-type]
-    )
-    entry_changes = {k: changes.pop(k) for k in ("feed_date", "upvotes") if k in changes}
-    paper = replace(paper, **changes)  # type: ignore[arg-type]
-    entry = FeedEntry(
-        paper.id,
-        entry_changes.get("feed_date", date.fromisoformat(str(line["daily_date"]))),  # type: ignore[arg-type]
-        source="daily",
-        upvotes=entry_changes.get("upvotes", line["upvotes"]),  # type: ignore[arg-type]
-        num_comments=line["num_comments"],  # type: ignore[arg-type]
-    )
-    return Record(paper=paper, feed=entry)
+def to_record(line: dict[str, Any], **changes: Any) -> Record:
+    return demo_record(line, **changes)
 
 
 def load_days(store: SQLStore, days: Iterable[str]) -> list[Record]:
@@ -218,7 +190,7 @@ def test_bad_parameters_give_400_page(client: TestClient, query: str) -> None:
 
 
 def test_paper_page_shows_everything(make_app: Callable[..., FastAPI], store: SQLStore) -> None:
-    line = next(line for line in demo_lines() if line["id"] == "2411.19477")
+    line = next(line for line in demo_rows() if line["id"] == "2411.19477")
     record = to_record(
         line,
         categories=("cs.LG", "cs.AI"),

@@ -159,7 +159,6 @@ def import_command(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
-    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Serve the web pages and the JSON API.
@@ -188,7 +187,6 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
-        reload=reload,
     )
 
 
