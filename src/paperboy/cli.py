@@ -246,7 +246,10 @@ def status(
       paperboy status
       paperboy status --limit 50
     """
+    from paperboy.ingest.runs import reap_interrupted
+
     store = _open(_settings(database_url))
+    reap_interrupted(store)
     table = Table(title="Ingest log")
     for name in (
         "Run",

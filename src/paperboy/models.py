@@ -120,6 +120,8 @@ class IngestRun:
     skipped: int
     errors: int
     message: str | None
+    host: str | None = None
+    pid: int | None = None
 
 
 _OTHER_SPACES = ("\t", "\r", "\x0b", "\x0c", "\xa0", "\u2009", "\u202f", "\u3000")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paperboy.errors import ImportFileError, RecordRejected
+from paperboy.ingest.runs import owner, reap_interrupted
 from paperboy.ingest.shapes import BadRecord, to_record
 from paperboy.models import ImportProblem, ImportReport, Record
 from paperboy.store.base import Store
@@ -186,7 +187,9 @@ def import_files(
 ) -> ImportReport:
     """Import every file in ``paths``; returns counts and problems. Logged to the ingest log."""
     report = ImportReport(files=[str(p) for p in paths])
-    run_id = store.start_ingest(source, ", ".join(report.files))
+    reap_interrupted(store)
+    host, pid = owner()
+    run_id = store.start_ingest(source, ", ".join(report.files), host=host, pid=pid)
     status = "failed"
     writer = _Writer(store, report)
     try:

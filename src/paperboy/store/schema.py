@@ -69,12 +69,14 @@ ingest_log = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime, nullable=True),
-    Column("status", String(16), nullable=False),  # running, ok, partial, failed
+    Column("status", String(16), nullable=False),  # running, ok, partial, failed, interrupted
     Column("inserted", Integer, nullable=False, default=0),
     Column("updated", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
     Column("message", Text, nullable=True),
+    Column("host", String(255), nullable=True),  # where the run's process lives
+    Column("pid", Integer, nullable=True),
     Index("ix_ingest_log_source_started", "source", "started_at"),
 )
 

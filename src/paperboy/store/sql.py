@@ -334,10 +334,14 @@ class SQLStore:
 
     # -- ingest log -----------------------------------------------------------------------
 
-    def start_ingest(self, source: str, detail: str) -> int:
+    def start_ingest(
+        self, source: str, detail: str, *, host: str | None = None, pid: int | None = None
+    ) -> int:
         values = {
             "source": source,
             "detail": detail,
+            "host": host,
+            "pid": pid,
             "started_at": _now(),
             "status": "running",
             "inserted": 0,
@@ -376,8 +380,10 @@ class SQLStore:
         with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
             conn.execute(stmt)
 
-    def ingest_runs(self, limit: int = 20) -> list[IngestRun]:
+    def ingest_runs(self, limit: int = 20, *, status: str | None = None) -> list[IngestRun]:
         query = select(ingest_log).order_by(ingest_log.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(ingest_log.c.status == status)
         with self.engine.connect() as conn:
             return [IngestRun(**row._mapping) for row in conn.execute(query)]
 

@@ -74,6 +74,8 @@ def upgrade() -> None:
         sa.Column("skipped", sa.Integer, nullable=False),
         sa.Column("errors", sa.Integer, nullable=False),
         sa.Column("message", sa.Text, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("pid", sa.Integer, nullable=True),
     )
     op.create_index("ix_ingest_log_source_started", "ingest_log", ["source", "started_at"])
     state = op.create_table(
