@@ -6,6 +6,7 @@ Paper text is always escaped by Jinja (autoescape on, never ``|safe``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -24,12 +25,15 @@ from paperboy.web.templating import templates
 router = APIRouter(include_in_schema=False)
 
 
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\s]")
+
+
 def http_url(value: object) -> str | None:
     """``value`` if it is an absolute http(s) URL, else None (so ``javascript:`` never links)."""
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if not url or any(ord(c) < 32 or c.isspace() for c in url):
+    if not url or _UNSAFE_IN_URL.search(url):
         return None
     try:
         parts = urlsplit(url)
