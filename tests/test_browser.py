@@ -6,6 +6,7 @@ Any request to a host other than the loopback server fails the test: no CDN, no 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,11 +41,15 @@ def real_records(days: set[str]) -> list[Record]:
 @pytest.fixture
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install Chromium (make installs it, or "
+        message = (
+            f"{CHROMIUM} is missing: install Chromium (`make test` installs it, or "
             "`apt-get install -y chromium`) to run the browser tests"
         )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+        if os.environ.get("PAPERBOY_REQUIRE_BROWSER") == "1":  # set by `make test`
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
