@@ -116,7 +116,9 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _categories(value: Any) -> tuple[str, ...]:
+def categories_of(value: Any) -> tuple[str, ...]:
+    """arXiv categories from a list or a space-separated string, primary first; other class
+    strings (ACM, MSC, "na") are dropped."""
     if value is None:
         return ()
     items = value.split() if isinstance(value, str) else value
@@ -211,7 +213,7 @@ def daily_record(obj: dict[str, Any], feed_day: date | None) -> Record:
         title=_title(obj.get("title")),
         abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
         authors=_names(obj.get("authors")),
-        categories=_categories(obj.get("categories")),
+        categories=categories_of(obj.get("categories")),
         published=_datetime(obj.get("published_at"), "published_at"),
         github_repo=_url(obj.get("github_repo"), "github_repo"),
         github_stars=_int(obj.get("github_stars"), "github_stars"),
@@ -257,7 +259,7 @@ def arxiv_snapshot(obj: dict[str, Any], feed_day: date | None) -> Record:
         title=_title(obj.get("title")),
         abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
         authors=authors,
-        categories=_categories(obj.get("categories")),
+        categories=categories_of(obj.get("categories")),
         version=max(numbers) if numbers else None,
         published=min(stamps) if stamps else None,
         updated=max(stamps) if stamps else None,
@@ -278,7 +280,7 @@ def arxiv_listing(obj: dict[str, Any], feed_day: date | None) -> Record:
         title=_title(obj.get("title")),
         abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
         authors=_names(obj.get("authors")),
-        categories=_categories(obj.get("categories")),
+        categories=categories_of(obj.get("categories")),
         comments=comments,
         withdrawn=_withdrawn(comments),
     )
