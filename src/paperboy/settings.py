@@ -39,6 +39,37 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=5000, ge=1, description="Records per transaction when importing files."
     )
+    arxiv_api_url: str = Field(
+        default="https://export.arxiv.org/api/query",
+        description="arXiv's Atom API endpoint (tests point it at a local replay server).",
+    )
+    arxiv_oai_url: str = Field(
+        default="https://oaipmh.arxiv.org/oai",
+        description="arXiv's OAI-PMH endpoint (tests point it at a local replay server).",
+    )
+    arxiv_min_interval: float = Field(
+        default=3.0,
+        ge=0,
+        description="Seconds between two requests to arXiv, shared by every Paperboy process "
+        "on this store (arXiv's terms ask for 3).",
+    )
+    arxiv_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for an arXiv response before retrying."
+    )
+    arxiv_retries: int = Field(
+        default=5, ge=0, description="Retries of a failed arXiv request before giving up."
+    )
+    arxiv_backoff: float = Field(
+        default=5.0,
+        ge=0,
+        description="First wait in seconds before retrying a failed arXiv request; doubles "
+        "each time.",
+    )
+    arxiv_max_retry_after: float = Field(
+        default=600.0,
+        ge=0,
+        description="Longest 'Retry-After' from arXiv that is honoured; longer ones give up.",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -40,6 +40,10 @@ class Store(Protocol):
         """
         ...
 
+    def reserve_slot(self, key: str, interval_ms: int, now_ms: int) -> int:
+        """Reserve the next request slot of a paced remote service; milliseconds to wait."""
+        ...
+
     def revision(self) -> int:
         """Grows with every write that changed papers or the feed (for cache keys)."""
         ...

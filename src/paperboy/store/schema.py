@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -84,7 +85,8 @@ store_state = Table(
     "store_state",
     metadata,
     Column("key", String(64), primary_key=True),
-    Column("value", Integer, nullable=False),
+    Column("value", BigInteger, nullable=False),
 )
 """Small counters. ``revision`` grows with every write transaction, so readers can tell cheaply
-whether anything changed (the web layer keys its response cache on it)."""
+whether anything changed (the web layer keys its response cache on it); ``pace:<name>`` holds
+the epoch millisecond of the last reserved request slot of a rate-limited remote service."""

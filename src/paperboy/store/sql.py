@@ -169,6 +169,25 @@ class SQLStore:
         )
         conn.execute(stmt)
 
+    def reserve_slot(self, key: str, interval_ms: int, now_ms: int) -> int:
+        """Reserve the next request slot of a paced service; returns milliseconds to wait.
+
+        Slots are ``interval_ms`` apart for every process sharing this store, taken in one write
+        transaction, so two processes never send at once.
+        """
+        name = f"pace:{key}"
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            query = select(store_state.c.value).where(store_state.c.key == name)
+            last = conn.execute(query).scalar_one_or_none()
+            slot = now_ms if last is None else max(now_ms, int(last) + interval_ms)
+            if last is None:
+                conn.execute(insert(store_state).values(key=name, value=slot))
+            else:
+                conn.execute(
+                    update(store_state).where(store_state.c.key == name).values(value=slot)
+                )
+        return slot - now_ms
+
     def revision(self) -> int:
         """A number that grows with every write that changed papers or the feed."""
         query = select(store_state.c.value).where(store_state.c.key == "revision")

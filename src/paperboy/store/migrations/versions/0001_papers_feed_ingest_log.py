@@ -81,7 +81,7 @@ def upgrade() -> None:
     state = op.create_table(
         "store_state",
         sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("value", sa.Integer, nullable=False),
+        sa.Column("value", sa.BigInteger, nullable=False),
     )
     op.bulk_insert(state, [{"key": "revision", "value": 0}])
 
