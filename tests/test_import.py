@@ -694,3 +694,18 @@ def test_record_shaped_json_lines_never_escape_import(tmp_path: Path) -> None:
         check()
     finally:
         store.close()
+
+
+def test_author_string_with_an_oxford_comma(store: SQLStore, tmp_path: Path) -> None:
+    line = {
+        "id": "0704.0001",
+        "title": "T",
+        "authors": "B. Bollobas, Paul Smith, and Andrew Uzzell",
+        "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}],
+    }
+    path = tmp_path / "snapshot.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    import_files(store, [path])
+    paper = store.get_paper("0704.0001")
+    assert paper is not None
+    assert paper.authors == ("B. Bollobas", "Paul Smith", "Andrew Uzzell")

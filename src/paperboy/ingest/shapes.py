@@ -100,7 +100,7 @@ def _names(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):  # "A. One, B. Two and C. Three"
-        parts = re.split(r",\s*|\s+and\s+", clean_title(value))
+        parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", clean_title(value))
         return tuple(p for p in parts if p)
     if not isinstance(value, list):
         raise BadRecord(f"field 'authors' should be a list, got {type(value).__name__}")
