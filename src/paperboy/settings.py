@@ -65,6 +65,18 @@ class Settings(BaseSettings):
         description="First wait in seconds before retrying a failed arXiv request; doubles "
         "each time.",
     )
+    harvest_sets: str = Field(
+        default="cs",
+        description="Comma-separated OAI-PMH sets the daemon harvests (e.g. 'cs,stat,math').",
+    )
+    harvest_schedule: str = Field(
+        default="30 20 * * sun,mon,tue,wed,thu",
+        description="When the daemon harvests, as a crontab line (minute hour day month "
+        "weekday); default: after arXiv's announcement at 20:00 US Eastern, Sunday to Thursday.",
+    )
+    harvest_timezone: str = Field(
+        default="America/New_York", description="Time zone of harvest_schedule."
+    )
     arxiv_max_retry_after: float = Field(
         default=600.0,
         ge=0,
