@@ -156,6 +156,94 @@ def import_command(
 
 
 @app.command()
+def fetch(
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="arXiv ids (2104.12255, 2104.12255v1, astro-ph/0601001), arXiv: references "
+            "or arxiv.org abs/pdf URLs.",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="A text file with one id per line (blank lines and # comments are ignored).",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Fetch papers by arXiv id from arXiv's API and store them. Safe to re-run: it upserts.
+
+    \b
+    Examples:
+      paperboy fetch 1605.08386
+      paperboy fetch 2104.12255v1 astro-ph/0601001
+      paperboy fetch --file ids.txt
+    Exit codes: 0 all found, 1 some ids missing or invalid, 2 arXiv unavailable or bad usage.
+    """
+    from paperboy.errors import PaperboyError
+    from paperboy.ingest.arxiv_api import fetch_papers
+    from paperboy.ingest.http import ArxivHttp, ArxivUnavailable
+
+    wanted = list(ids or [])
+    if file is not None:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(f"[red]Cannot read {file}:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+        wanted += [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
+    if not wanted:
+        err.print("[red]Nothing to fetch:[/] give arXiv ids or --file FILE.")
+        raise typer.Exit(2)
+    settings = _settings(database_url)
+    store = _open(settings)
+    try:
+        with ArxivHttp(settings, store) as http:
+            report = fetch_papers(store, http, wanted)
+    except ArxivUnavailable as exc:
+        err.print(Text.assemble(("arXiv unavailable: ", "bold red"), str(exc)), highlight=False)
+        store.close()
+        raise typer.Exit(2) from exc
+    except PaperboyError as exc:
+        err.print(Text.assemble(("fetch failed: ", "bold red"), str(exc)), highlight=False)
+        store.close()
+        raise typer.Exit(2) from exc
+    if report.found:
+        table = Table(title="Fetched from arXiv")
+        for name in ("Id", "Version", "Title", "Category"):
+            table.add_column(name)
+        for paper_id in report.found:
+            paper = store.get_paper(paper_id)
+            if paper is None:  # pragma: no cover - just upserted
+                continue
+            version = f"v{paper.version}" if paper.version else ""
+            table.add_row(paper.id, version, paper.title, paper.primary_category or "")
+        err.print(table)
+    c = report.counts
+    err.print(
+        f"{len(report.found)} found: {c.inserted} inserted, {c.updated} updated, "
+        f"{c.unchanged + c.older} unchanged."
+    )
+    for raw in report.missing:
+        err.print(
+            Text.assemble(("missing ", "yellow"), f"{raw}: arXiv has no such paper"),
+            highlight=False,
+        )
+    for raw, why in report.invalid:
+        err.print(Text.assemble(("invalid ", "bold red"), f"{raw}: {why}"), highlight=False)
+    for problem in report.problems:
+        err.print(Text.assemble(("skipped ", "yellow"), problem), highlight=False)
+    store.close()
+    if report.missing or report.invalid:
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
@@ -281,6 +369,92 @@ def status(
     else:
         out.print("No ingest runs yet: `paperboy import --demo` loads the demo data.")
     store.close()
+
+
+@app.command()
+def harvest(
+    set_spec: Annotated[
+        str, typer.Option("--set", help="OAI-PMH set to harvest (cs, math, stat, ...).")
+    ] = "cs",
+    from_date: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First datestamp, YYYY-MM-DD (default: where the last harvest ended).",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Last datestamp, YYYY-MM-DD.", show_default=False),
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Harvest new and changed papers from arXiv's OAI-PMH endpoint. Safe to interrupt.
+
+    Incremental: starts from the last harvest's datestamp; resumes an interrupted harvest.
+
+    \b
+    Examples:
+      paperboy harvest
+      paperboy harvest --set math --from 2025-06-01
+      paperboy harvest --from 2025-06-01 --until 2025-06-07
+    Exit codes: 0 harvested, 1 some records were skipped,
+      2 arXiv unavailable, an OAI-PMH error, or bad usage.
+    """
+    from datetime import date
+
+    from paperboy.errors import PaperboyError
+    from paperboy.ingest.harvest import harvest as run_harvest
+    from paperboy.ingest.http import ArxivHttp
+
+    for name, value in (("--from", from_date), ("--until", until)):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                err.print(f"[red]{name} must be a date as YYYY-MM-DD, got {value!r}[/]")
+                raise typer.Exit(2) from None
+    settings = _settings(database_url)
+    store = _open(settings)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), console=err, disable=not err.is_terminal
+    )
+    task = progress.add_task(f"harvesting {set_spec}")
+
+    def on_progress(pages: int, records: int, total: int | None) -> None:
+        of = f" of {total:,}" if total else ""
+        progress.update(task, description=f"{set_spec}: {pages} pages, {records:,}{of} records")
+
+    try:
+        with progress, ArxivHttp(settings, store) as http:
+            report = run_harvest(
+                store, http, set_spec=set_spec, from_date=from_date, until=until,
+                progress=on_progress,
+            )  # fmt: skip
+    except PaperboyError as exc:
+        err.print(Text.assemble(("harvest failed: ", "bold red"), str(exc)), highlight=False)
+        err.print("Pages stored so far are kept; run it again to resume.")
+        store.close()
+        raise typer.Exit(2) from None
+    table = Table(title=f"Harvest summary (set {set_spec})", show_header=False)
+    table.add_row("from", report.from_date or "the beginning")
+    if report.resumed:
+        table.add_row("resumed", "yes, from the last stored page")
+    table.add_row("pages / records", f"{report.pages:,} / {report.records:,}")
+    table.add_row("papers inserted", f"{report.inserted:,}")
+    table.add_row("papers updated", f"{report.updated:,}")
+    table.add_row("skipped (unchanged)", f"{report.unchanged:,}")
+    table.add_row("deleted (marked withdrawn)", f"{report.deleted:,}")
+    table.add_row("skipped (malformed)", f"{len(report.problems):,}")
+    table.add_row("datestamp for next run", report.last_datestamp or "-")
+    err.print(table)
+    err.print(report.message, highlight=False)
+    for what, why in report.problems[:20]:
+        err.print(Text.assemble(("skipped ", "yellow"), f"{what}: {why}"), highlight=False)
+    store.close()
+    if report.problems:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

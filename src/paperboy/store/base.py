@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
@@ -101,3 +101,51 @@ class Store(Protocol):
     def ingest_runs(self, limit: int = 20, *, status: str | None = None) -> list[IngestRun]: ...
 
     def close(self) -> None: ...
+
+    def harvest_state(self, set_spec: str) -> HarvestState | None:
+        """The OAI-PMH harvest checkpoint of ``set_spec``; None before its first harvest."""
+        ...
+
+    def save_harvest_page(
+        self,
+        set_spec: str,
+        records: Sequence[Record],
+        *,
+        next_token: str | None,
+        progress: HarvestProgress,
+        deleted: Sequence[str] = (),
+    ) -> UpsertCounts:
+        """Store one harvested page and advance the checkpoint, in ONE transaction.
+
+        ``deleted`` ids are marked withdrawn when stored (never deleted). After a crash the
+        checkpoint names exactly the first page whose records are not stored.
+        """
+        ...
+
+    def finish_harvest(self, set_spec: str, last_datestamp: str | None) -> None:
+        """Clear the resumption token; record ``last_datestamp`` (kept when None)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestProgress:
+    """Where a harvest in progress stands, saved with each page."""
+
+    from_date: str | None
+    until_date: str | None
+    pages_done: int
+    records_done: int
+    max_datestamp: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestState:
+    set_spec: str
+    last_datestamp: str | None  # YYYY-MM-DD of the last completed harvest
+    from_date: str | None
+    until_date: str | None
+    resumption_token: str | None  # the next page to fetch while a harvest is in progress
+    max_datestamp: str | None
+    pages_done: int
+    records_done: int
+    updated_at: datetime

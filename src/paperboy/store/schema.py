@@ -90,3 +90,18 @@ store_state = Table(
 """Small counters. ``revision`` grows with every write transaction, so readers can tell cheaply
 whether anything changed (the web layer keys its response cache on it); ``pace:<name>`` holds
 the epoch millisecond of the last reserved request slot of a rate-limited remote service."""
+
+harvest_state = Table(
+    "harvest_state",
+    metadata,
+    Column("set_spec", String(64), primary_key=True),  # OAI-PMH set, e.g. "cs"
+    Column("last_datestamp", String(10), nullable=True),  # YYYY-MM-DD of the last completed run
+    Column("from_date", String(10), nullable=True),  # the harvest in progress: its from ...
+    Column("until_date", String(10), nullable=True),  # ... and until arguments
+    Column("resumption_token", Text, nullable=True),  # next page to fetch; None: none in progress
+    Column("max_datestamp", String(10), nullable=True),  # largest datestamp seen in progress
+    Column("pages_done", Integer, nullable=False, default=0),
+    Column("records_done", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime, nullable=False),
+)
+"""One OAI-PMH harvest checkpoint per set, advanced in the transaction that stores each page."""

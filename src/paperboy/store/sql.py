@@ -13,9 +13,15 @@ from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
 from paperboy.store import dialects
-from paperboy.store.base import FeedPage, FeedSort, PeriodCount
+from paperboy.store.base import (
+    FeedPage,
+    FeedSort,
+    HarvestProgress,
+    HarvestState,
+    PeriodCount,
+)
 from paperboy.store.merge import collapse_batch, merge_feed_entry, merge_paper
-from paperboy.store.schema import feed_entries, ingest_log, papers, store_state
+from paperboy.store.schema import feed_entries, harvest_state, ingest_log, papers, store_state
 
 _PAPER_COLUMNS = (
     "title",
@@ -108,6 +114,14 @@ class SQLStore:
     # -- writes ---------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
+        if not records:
+            return UpsertCounts()
+        options = dialects.write_options(self.engine, bulk=bulk)
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            return self._upsert_in(conn, records)
+
+    def _upsert_in(self, conn: Any, records: Sequence[Record]) -> UpsertCounts:
+        """Upsert ``records`` inside the caller's write transaction (bumps the revision)."""
         counts = UpsertCounts()
         if not records:
             return counts
@@ -121,44 +135,40 @@ class SQLStore:
                     record.feed if prior is None else merge_feed_entry(prior, record.feed)
                 )
         now = _now()
-        options = dialects.write_options(self.engine, bulk=bulk)
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            stored: dict[str, Paper] = {}
-            for ids in _chunks(list(incoming)):
-                for row in conn.execute(select(papers).where(papers.c.id.in_(ids))):
-                    stored[row.id] = paper_from_row(row)
-            new_rows: list[dict[str, Any]] = []
-            changed_rows: list[dict[str, Any]] = []
-            for paper_id, paper in incoming.items():
-                prior = stored.get(paper_id)
-                if prior is None:
-                    new_rows.append(
-                        {
-                            "id": paper_id,
-                            **_paper_values(paper),
-                            "created_at": now,
-                            "modified_at": now,
-                        }
-                    )
-                    counts.inserted += 1
-                    continue
-                merged, outcome = merge_paper(prior, paper)
-                if outcome == "updated":
-                    changed_rows.append(
-                        {"b_id": paper_id, **_paper_values(merged), "modified_at": now}
-                    )
-                    counts.updated += 1
-                elif outcome == "older":
-                    counts.older += 1
-                else:
-                    counts.unchanged += 1
-            dialects.executemany(conn, insert(papers), new_rows)
-            stmt = update(papers).where(papers.c.id == bindparam("b_id"))
-            dialects.executemany(conn, stmt, changed_rows)
-            if entries:
-                self._upsert_entries(conn, entries, set(stored), now, counts)
-            if counts.inserted or counts.updated or counts.feed_added or counts.feed_updated:
-                self._bump_revision(conn)
+        stored: dict[str, Paper] = {}
+        for ids in _chunks(list(incoming)):
+            for row in conn.execute(select(papers).where(papers.c.id.in_(ids))):
+                stored[row.id] = paper_from_row(row)
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        for paper_id, paper in incoming.items():
+            prior = stored.get(paper_id)
+            if prior is None:
+                new_rows.append(
+                    {
+                        "id": paper_id,
+                        **_paper_values(paper),
+                        "created_at": now,
+                        "modified_at": now,
+                    }
+                )
+                counts.inserted += 1
+                continue
+            merged, outcome = merge_paper(prior, paper)
+            if outcome == "updated":
+                changed_rows.append({"b_id": paper_id, **_paper_values(merged), "modified_at": now})
+                counts.updated += 1
+            elif outcome == "older":
+                counts.older += 1
+            else:
+                counts.unchanged += 1
+        dialects.executemany(conn, insert(papers), new_rows)
+        stmt = update(papers).where(papers.c.id == bindparam("b_id"))
+        dialects.executemany(conn, stmt, changed_rows)
+        if entries:
+            self._upsert_entries(conn, entries, set(stored), now, counts)
+        if counts.inserted or counts.updated or counts.feed_added or counts.feed_updated:
+            self._bump_revision(conn)
         return counts
 
     def _bump_revision(self, conn: Any) -> None:
@@ -408,3 +418,64 @@ class SQLStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- OAI-PMH harvest checkpoints --------------------------------------------------------
+
+    def harvest_state(self, set_spec: str) -> HarvestState | None:
+        query = select(harvest_state).where(harvest_state.c.set_spec == set_spec)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return HarvestState(**row._mapping) if row is not None else None
+
+    def _save_checkpoint(self, conn: Any, set_spec: str, values: dict[str, Any]) -> None:
+        values = {**values, "updated_at": _now()}
+        query = select(harvest_state.c.set_spec).where(harvest_state.c.set_spec == set_spec)
+        if conn.execute(query).first() is None:
+            row = {"pages_done": 0, "records_done": 0, **values, "set_spec": set_spec}
+            conn.execute(insert(harvest_state).values(**row))
+        else:
+            stmt = update(harvest_state).where(harvest_state.c.set_spec == set_spec)
+            conn.execute(stmt.values(**values))
+
+    def save_harvest_page(
+        self,
+        set_spec: str,
+        records: Sequence[Record],
+        *,
+        next_token: str | None,
+        progress: HarvestProgress,
+        deleted: Sequence[str] = (),
+    ) -> UpsertCounts:
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            counts = self._upsert_in(conn, records)
+            if deleted:
+                withdrawn = 0
+                for ids in _chunks(sorted(set(deleted))):
+                    stmt = (
+                        update(papers)
+                        .where(papers.c.id.in_(ids), papers.c.withdrawn.is_(False))
+                        .values(withdrawn=True, modified_at=_now())
+                    )
+                    withdrawn += conn.execute(stmt).rowcount or 0
+                if withdrawn and not (counts.inserted or counts.updated):
+                    self._bump_revision(conn)
+            self._save_checkpoint(
+                conn,
+                set_spec,
+                {
+                    "resumption_token": next_token,
+                    "from_date": progress.from_date,
+                    "until_date": progress.until_date,
+                    "pages_done": progress.pages_done,
+                    "records_done": progress.records_done,
+                    "max_datestamp": progress.max_datestamp,
+                },
+            )
+        return counts
+
+    def finish_harvest(self, set_spec: str, last_datestamp: str | None) -> None:
+        values: dict[str, Any] = {"resumption_token": None}
+        if last_datestamp is not None:
+            values["last_datestamp"] = last_datestamp
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            self._save_checkpoint(conn, set_spec, values)

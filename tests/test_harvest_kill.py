@@ -1,0 +1,156 @@
+"""A harvest killed (SIGKILL) at random moments leaves a consistent store whose checkpoint names
+exactly the first page not stored; harvesting again completes it, and the end state equals an
+uninterrupted harvest."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from arxiv_replay import ArxivReplay
+from paperboy.store import open_store
+from test_harvest import TOTAL, real_page, split_pages
+
+pytestmark = pytest.mark.slow
+
+TRIALS = 24
+PER_PAGE = 60  # 387 records: 7 pages
+PARALLEL = 4
+
+
+def snapshot(db: Path) -> list[tuple[object, ...]]:
+    """Every paper, without bookkeeping timestamps."""
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return conn.execute(
+            "SELECT id, version, title, abstract, authors, categories, primary_category,"
+            " published, updated, comments, journal_ref, doi, license, withdrawn"
+            " FROM papers ORDER BY id"
+        ).fetchall()
+
+
+def checkpoint(db: Path) -> tuple[object, ...] | None:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT resumption_token, pages_done, records_done, last_datestamp FROM harvest_state"
+        ).fetchone()
+
+
+@pytest.fixture(scope="module")
+def replay() -> Iterator[ArxivReplay]:
+    with ArxivReplay() as server:
+        server.oai_first, server.oai_pages = split_pages(real_page(), PER_PAGE)
+        yield server
+
+
+def start_harvest(replay: ArxivReplay, db: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PAPERBOY_DATABASE_URL": f"sqlite:///{db}",
+        "PAPERBOY_ARXIV_OAI_URL": f"{replay.url}/oai",
+        "PAPERBOY_ARXIV_MIN_INTERVAL": "0.05",
+        "PAPERBOY_ARXIV_BACKOFF": "0.01",
+        "PAPERBOY_ARXIV_RETRIES": "2",
+    }
+    command = [sys.executable, "-m", "paperboy", "harvest", "--set", "cs"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def reference(
+    replay: ArxivReplay, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[float, float, list[tuple[object, ...]]]:
+    """An uninterrupted harvest: when its first request came, how long it took, what it stored."""
+    db = tmp_path_factory.mktemp("reference") / "reference.db"
+    open_store(f"sqlite:///{db}").close()
+    replay.seen.clear()
+    start = time.monotonic()
+    assert start_harvest(replay, db).wait(timeout=60) == 0
+    duration = time.monotonic() - start
+    first_request = replay.seen[0].at - start
+    papers = snapshot(db)
+    assert len(papers) == TOTAL
+    assert checkpoint(db) == (None, 7, TOTAL, "2016-10-21")
+    return first_request, duration, papers
+
+
+def trial(
+    pages: tuple[bytes, dict[str, bytes]],
+    db: Path,
+    delay: float,
+    expected: list[tuple[object, ...]],
+) -> tuple[bool, bool]:
+    """Kill a harvest ``delay`` s after its first request, check the store, finish it.
+
+    Returns (killed, killed mid-harvest). The finishing run also marks the killed run
+    'interrupted' (its process is gone). Each trial has its own server, so the delay counts
+    from this harvest's own first request however slowly the interpreter started.
+    """
+    with ArxivReplay() as replay:
+        replay.oai_first, replay.oai_pages = pages
+        process = start_harvest(replay, db)
+        deadline = time.monotonic() + 30
+        while not replay.seen and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(delay)
+        killed = process.poll() is None
+        if killed:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        result = _check_and_finish(replay, db, expected)
+    return killed, result
+
+
+def _check_and_finish(replay: ArxivReplay, db: Path, expected: list[tuple[object, ...]]) -> bool:
+    papers = snapshot(db)  # consistent right after the kill
+    state = checkpoint(db)
+    mid = state is not None and state[0] is not None
+    if mid:  # the checkpoint names exactly the first page not stored
+        token, pages_done, records_done, _ = state  # type: ignore[misc]
+        assert token == f"t{pages_done}" and records_done == pages_done * PER_PAGE
+        assert len(papers) == records_done
+    else:
+        assert len(papers) in (0, TOTAL)
+
+    finisher = start_harvest(replay, db)
+    assert finisher.wait(timeout=60) == 0
+    assert snapshot(db) == expected
+    assert checkpoint(db)[0::3] == (None, "2016-10-21")  # type: ignore[index]
+
+    with sqlite3.connect(db) as conn:
+        statuses = [r[0] for r in conn.execute("SELECT status FROM ingest_log ORDER BY id DESC")]
+    assert statuses[0] == "ok"
+    assert "running" not in statuses, "a killed run must not stay 'running'"
+    return mid
+
+
+def test_killed_harvest_is_consistent_and_resumes(
+    tmp_path: Path,
+    reference: tuple[float, float, list[tuple[object, ...]]],
+) -> None:
+    first_request, duration, expected = reference
+    rng = random.Random(20261129)
+    delays = [rng.uniform(0, duration - first_request) for _ in range(TRIALS)]
+    pages = split_pages(real_page(), PER_PAGE)
+    dbs = [tmp_path / f"kill-{n}.db" for n in range(TRIALS)]
+    for db in dbs:  # schema in place before the clock starts (alembic is not thread-safe)
+        open_store(f"sqlite:///{db}").close()
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        futures = [
+            pool.submit(trial, pages, db, delay, expected)
+            for db, delay in zip(dbs, delays, strict=True)
+        ]
+        results = [future.result() for future in futures]
+    killed = sum(k for k, _ in results)
+    mid = sum(m for _, m in results)
+    assert killed >= TRIALS // 2 and mid >= TRIALS // 4, (killed, mid, first_request, duration)
