@@ -334,10 +334,33 @@ def status(
       paperboy status
       paperboy status --limit 50
     """
-    from paperboy.ingest.runs import reap_interrupted
+    from paperboy.ingest.runs import reap_interrupted, source_health
+    from paperboy.ingest.schedule import harvest_sets
 
-    store = _open(_settings(database_url))
+    settings = _settings(database_url)
+    store = _open(settings)
     reap_interrupted(store)
+    health = source_health(store)
+    if health:
+        sources = Table(title="Sources")
+        for name in ("Source", "Last success (UTC)", "Last failure (UTC)", "Failure"):
+            sources.add_column(name)
+        for line in health:
+            ok, bad = line.last_success, line.last_failure
+            sources.add_row(
+                Text(line.source, style="bold red" if line.failing else ""),
+                f"{ok.finished_at or ok.started_at:%Y-%m-%d %H:%M}" if ok else "never",
+                f"{bad.started_at:%Y-%m-%d %H:%M} ({bad.status})" if bad else "-",
+                ((bad.message or "") if bad else "")[:70],
+            )
+        out.print(sources)
+    for set_spec in harvest_sets(settings):
+        state = store.harvest_state(set_spec)
+        if state is not None and state.resumption_token:
+            out.print(
+                f"Harvest of set {set_spec!r} stopped after {state.pages_done} pages "
+                f"({state.records_done:,} records); `paperboy harvest --set {set_spec}` resumes it."
+            )
     table = Table(title="Ingest log")
     for name in (
         "Run",
@@ -455,6 +478,54 @@ def harvest(
     store.close()
     if report.problems:
         raise typer.Exit(1)
+
+
+@app.command()
+def daemon(
+    now: Annotated[
+        bool, typer.Option("--now", help="Also harvest once right away, then keep the schedule.")
+    ] = False,
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the next harvest times and exit.")
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Harvest arXiv on a schedule (default: 20:30 US Eastern, Sunday to Thursday).
+
+    Sets, schedule and time zone come from PAPERBOY_HARVEST_SETS, PAPERBOY_HARVEST_SCHEDULE
+    (a crontab line) and PAPERBOY_HARVEST_TIMEZONE. Run one daemon per store. Every run is in
+    the ingest log; `paperboy status` shows what last succeeded and what failed.
+
+    \b
+    Examples:
+      paperboy daemon --show
+      paperboy daemon --now
+      PAPERBOY_HARVEST_SETS=cs,stat paperboy daemon
+    """
+    import logging
+    from datetime import UTC, datetime
+
+    from paperboy.errors import PaperboyError
+    from paperboy.ingest.schedule import harvest_sets, next_runs, run_daemon
+
+    settings = _settings(database_url)
+    try:
+        upcoming = next_runs(settings, datetime.now(UTC), count=3)
+    except PaperboyError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from exc
+    sets = ", ".join(harvest_sets(settings)) or "(none)"
+    err.print(f"Harvesting set(s) {sets} into {settings.database_url}")
+    for when in upcoming:
+        err.print(f"  next: {when:%a %Y-%m-%d %H:%M %Z}")
+    if show:
+        return
+    _open(settings).close()  # migrate once before the first run
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        run_daemon(settings, run_now=now)
+    except (KeyboardInterrupt, SystemExit):
+        err.print("Daemon stopped.")
 
 
 @db_app.command("upgrade")

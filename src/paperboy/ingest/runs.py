@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 
+from paperboy.models import IngestRun
 from paperboy.store.base import Store
 
 
@@ -47,3 +49,31 @@ def reap_interrupted(store: Store) -> int:
         )
         marked += 1
     return marked
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """When a source last worked and last failed, from the ingest log."""
+
+    source: str
+    last_success: IngestRun | None
+    last_failure: IngestRun | None
+
+    @property
+    def failing(self) -> bool:
+        if self.last_failure is None:
+            return False
+        return self.last_success is None or self.last_failure.id > self.last_success.id
+
+
+def source_health(store: Store, *, scan: int = 5000) -> list[SourceHealth]:
+    """One line per source seen in the last ``scan`` runs, sources in alphabetical order."""
+    success: dict[str, IngestRun] = {}
+    failure: dict[str, IngestRun] = {}
+    for run in store.ingest_runs(limit=scan):  # newest first
+        if run.status in ("ok", "partial"):
+            success.setdefault(run.source, run)
+        elif run.status in ("failed", "interrupted"):
+            failure.setdefault(run.source, run)
+    sources = sorted(set(success) | set(failure))
+    return [SourceHealth(s, success.get(s), failure.get(s)) for s in sources]
