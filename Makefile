@@ -54,6 +54,7 @@ format: install
 bench: install
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/feed_bench.py
+	$(BIN)/python bench/harvest_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info src/*.egg-info .pytest_cache .ruff_cache
