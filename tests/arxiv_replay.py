@@ -50,6 +50,7 @@ class ArxivReplay:
             self._load_atom(atom_dir)
         self.oai_first: bytes | None = None
         self.oai_pages: dict[str, bytes] = {}
+        self.rss: dict[str, bytes] = {}  # category -> RSS body, served at /rss/<category>
         self.faults: deque[Fault] = deque()
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
@@ -84,6 +85,11 @@ class ArxivReplay:
     # -- serving ------------------------------------------------------------------------------
 
     def _answer(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
+        if path.startswith("/rss/"):
+            category = path[len("/rss/") :]
+            if category in self.rss:
+                return 200, self.rss[category]
+            return 404, b"<html><body>Not Found</body></html>"
         if path.endswith("/oai"):
             token = params.get("resumptionToken")
             if token is None and self.oai_first is not None:

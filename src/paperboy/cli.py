@@ -543,3 +543,67 @@ def db_upgrade(database_url: DatabaseOpt = None) -> None:
     store = open_store(settings.database_url)
     out.print(f"Schema is up to date in {settings.database_url}")
     store.close()
+
+
+@app.command()
+def announcements(
+    categories: Annotated[
+        list[str],
+        typer.Argument(
+            help="arXiv categories or archives whose daily RSS listing to read (cs.CL, cs).",
+            show_default=False,
+        ),
+    ],
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Store what arXiv newly announced today per category, from its RSS listing feeds.
+
+    New papers and cross-lists get a feed entry on the announcement day; replacements only
+    update the paper. Safe to re-run: it upserts.
+
+    \b
+    Examples:
+      paperboy announcements cs.CL
+      paperboy announcements cs.CL cs.LG stat.ML
+    Exit codes: 0 all feeds read, 1 some feeds or items unusable, 2 arXiv unavailable or bad usage.
+    """
+    from paperboy.ingest.announce import fetch_announcements
+    from paperboy.ingest.http import ArxivHttp, ArxivUnavailable
+
+    wanted = [c.strip() for c in categories if c.strip()]
+    if not wanted:
+        err.print("[red]Nothing to fetch:[/] give arXiv categories such as cs.CL.")
+        raise typer.Exit(2)
+    settings = _settings(database_url)
+    store = _open(settings)
+    try:
+        with ArxivHttp(settings, store) as http:
+            report = fetch_announcements(store, http, wanted)
+    except ArxivUnavailable as exc:
+        err.print(Text.assemble(("arXiv unavailable: ", "bold red"), str(exc)), highlight=False)
+        store.close()
+        raise typer.Exit(2) from exc
+    table = Table(title="Announced on arXiv")
+    for name in ("Category", "Day", "New", "Cross-lists", "Replacements"):
+        table.add_column(name)
+    for cat in report.categories:
+        replaced = cat.types.get("replace", 0) + cat.types.get("replace-cross", 0)
+        table.add_row(
+            cat.category,
+            cat.day.isoformat() if cat.day else "",
+            str(cat.types.get("new", 0)),
+            str(cat.types.get("cross", 0)),
+            str(replaced),
+        )
+    out.print(table)
+    c = report.counts
+    err.print(
+        f"{c.inserted} papers inserted, {c.updated} updated; {c.feed_added} feed entries added."
+    )
+    for cat in report.failed:
+        err.print(Text.assemble(("failed ", "bold red"), f"{cat.category}: {cat.error}"))
+    for problem in report.problems:
+        err.print(Text.assemble(("skipped ", "yellow"), problem), highlight=False)
+    store.close()
+    if report.failed or report.problems:
+        raise typer.Exit(1)

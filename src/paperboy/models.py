@@ -46,6 +46,7 @@ class FeedEntry:
     submitted_by: str | None = None
     upvotes: int | None = None
     num_comments: int | None = None
+    announce_type: str | None = None  # arXiv listing: "new" or "cross"; None for other sources
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         default="https://oaipmh.arxiv.org/oai",
         description="arXiv's OAI-PMH endpoint (tests point it at a local replay server).",
     )
+    arxiv_rss_url: str = Field(
+        default="https://rss.arxiv.org/rss",
+        description="Base of arXiv's daily announcement RSS feeds; a category's feed is "
+        "<base>/<category> (tests point it at a local replay server).",
+    )
     arxiv_min_interval: float = Field(
         default=3.0,
         ge=0,

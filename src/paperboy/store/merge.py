@@ -9,7 +9,8 @@ Papers:
 Feed entries (one per paper and day):
 - counts (upvotes, comments) take the incoming value when it has one: sources are snapshots and
   the newest import is the newest snapshot;
-- a community ("daily") entry outranks an arXiv announcement entry for the same day.
+- a community ("daily") entry outranks an arXiv announcement entry for the same day;
+- the arXiv announce type (new, cross) takes the incoming value when it has one.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def merge_feed_entry(stored: FeedEntry, incoming: FeedEntry) -> FeedEntry:
         upvotes=incoming.upvotes if incoming.upvotes is not None else stored.upvotes,
         num_comments=(
             incoming.num_comments if incoming.num_comments is not None else stored.num_comments
+        ),
+        announce_type=(
+            incoming.announce_type if incoming.announce_type is not None else stored.announce_type
         ),
     )
 

@@ -58,6 +58,7 @@ feed_entries = Table(
     Column("upvotes", Integer, nullable=False, default=0),
     Column("num_comments", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
+    Column("announce_type", String(16), nullable=True),  # arXiv listing: "new" or "cross"
     UniqueConstraint("paper_id", "feed_date", name="uq_feed_entries_paper_date"),
     Index("ix_feed_entries_date_upvotes", "feed_date", "upvotes", "paper_id"),
 )

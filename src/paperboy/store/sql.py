@@ -83,6 +83,7 @@ def _entry_from_row(row: Row[Any] | Any) -> FeedEntry:
         submitted_by=m["submitted_by"],
         upvotes=m["upvotes"],
         num_comments=m["num_comments"],
+        announce_type=m["announce_type"],
     )
 
 
@@ -100,6 +101,7 @@ def _entry_values(entry: FeedEntry) -> dict[str, Any]:
         "submitted_by": entry.submitted_by,
         "upvotes": entry.upvotes or 0,
         "num_comments": entry.num_comments or 0,
+        "announce_type": entry.announce_type,
     }
 
 
@@ -297,6 +299,7 @@ class SQLStore:
             fe.c.submitted_by,
             fe.c.upvotes,
             fe.c.num_comments,
+            fe.c.announce_type,
         ]
         with self.engine.connect() as conn:
             total = int(
