@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -396,3 +397,21 @@ def test_header_box_opens_a_paper_by_id_or_url(
     bad = client.get("/open", params={"id": "<script>x</script>"})
     assert bad.status_code == 404
     assert "<script>x</script>" not in bad.text and "&lt;script&gt;" in bad.text
+
+
+def test_cross_listed_announcements_are_marked(client: TestClient, store: SQLStore) -> None:
+    line = demo_day("2024-12-03")[0]
+    other = demo_day("2024-12-03")[1]
+    record = to_record(line)
+    cross = to_record(other)
+    assert record.feed is not None and cross.feed is not None
+    store.upsert(
+        [
+            Record(record.paper, replace(record.feed, source="arxiv", announce_type="new")),
+            Record(cross.paper, replace(cross.feed, source="arxiv", announce_type="cross")),
+        ]
+    )
+    html = client.get("/papers?date=2024-12-03").text
+    assert html.count('class="badge badge-cross"') == 1
+    card = html[html.index(f'data-paper-id="{cross.paper.id}"') :]
+    assert card.index("badge-cross") < card.index("</article>")
