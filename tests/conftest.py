@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -18,6 +19,11 @@ from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# Tests never reach the real arXiv: unless a test points the client at its replay server, every
+# arXiv address is a closed local port, so a forgotten setting fails fast instead of going out.
+for _name, _path in (("API", "/api/query"), ("OAI", "/oai"), ("RSS", "/rss")):
+    os.environ.setdefault(f"PAPERBOY_ARXIV_{_name}_URL", f"http://127.0.0.1:9{_path}")
 
 
 def shared_path(relative: str) -> Path:

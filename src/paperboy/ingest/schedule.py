@@ -1,7 +1,8 @@
 """``paperboy daemon``: the harvest on a schedule, with APScheduler in one process.
 
 One process runs the schedule (run one daemon per store; web workers never schedule jobs).
-Each run harvests every configured set; a failing set is logged in the ingest log and does not
+Each run harvests every configured set, then reads the day's announcements of the same
+sets; a failing set is logged in the ingest log and does not
 stop the others or the daemon. Missed runs (the machine was asleep) run once when it wakes,
 within an hour's grace.
 """
@@ -53,6 +54,7 @@ def harvest_sets(settings: Settings) -> list[str]:
 
 def harvest_job(settings: Settings) -> None:
     """One scheduled run: harvest each set; failures are logged, never raised."""
+    from paperboy.ingest.announce import fetch_announcements
     from paperboy.ingest.harvest import harvest
     from paperboy.ingest.http import ArxivHttp
     from paperboy.store import open_store
@@ -60,12 +62,17 @@ def harvest_job(settings: Settings) -> None:
     store = open_store(settings.database_url)
     try:
         with ArxivHttp(settings, store) as http:
-            for set_spec in harvest_sets(settings):
+            sets = harvest_sets(settings)
+            for set_spec in sets:
                 try:
                     report = harvest(store, http, set_spec=set_spec)
                     log.info("harvest of %s done: %s", set_spec, report)
                 except PaperboyError as exc:  # already in the ingest log
                     log.error("harvest of %s failed: %s", set_spec, exc)
+            try:  # the day's announcements, so new papers show before any upvote
+                fetch_announcements(store, http, sets)
+            except PaperboyError as exc:
+                log.error("announcements failed: %s", exc)
     finally:
         store.close()
 
