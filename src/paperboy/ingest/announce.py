@@ -31,6 +31,7 @@ from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.http import ArxivHttp
 from paperboy.ingest.runs import owner, reap_interrupted
 from paperboy.ingest.shapes import _names, categories_of
+from paperboy.ingest.xml import safe_parser, text_of
 from paperboy.models import FeedEntry, Paper, Record, UpsertCounts, clean_abstract, clean_title
 from paperboy.store.base import Store
 
@@ -81,22 +82,6 @@ class _Skip(Exception):
     """One item cannot be used; its reason goes to the problems."""
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-    )
-
-
-def _text(element: etree._Element | None) -> str:
-    if element is None:
-        return ""
-    return "".join(t for t in element.itertext() if isinstance(t, str))
-
-
 def _day(text: str) -> date | None:
     """An RFC 822 date (``Mon, 30 Sep 2024 00:00:00 -0400``) as its US Eastern day."""
     text = text.strip()
@@ -115,8 +100,8 @@ def _item_id(item: etree._Element, description: str) -> tuple[str, int | None]:
     candidates: list[str] = []
     if match := _DESCRIPTION_ID.match(description):
         candidates.append(match[1])
-    candidates.append(_text(item.find("link")).strip())
-    candidates.append(_GUID_PREFIX.sub("", _text(item.find("guid")).strip()))
+    candidates.append(text_of(item.find("link")).strip())
+    candidates.append(_GUID_PREFIX.sub("", text_of(item.find("guid")).strip()))
     for raw in candidates:
         if not raw:
             continue
@@ -132,28 +117,28 @@ def _item_id(item: etree._Element, description: str) -> tuple[str, int | None]:
 
 
 def _announcement(item: etree._Element, channel_day: date | None) -> Announcement:
-    description = _text(item.find("description"))
+    description = text_of(item.find("description"))
     paper_id, version = _item_id(item, description)
-    kind = " ".join(_text(item.find(_ANNOUNCE_TYPE)).split()).lower()
+    kind = " ".join(text_of(item.find(_ANNOUNCE_TYPE)).split()).lower()
     if not kind and (match := _DESCRIPTION_TYPE.search(description)):
         kind = match[1].lower()
     if kind not in ANNOUNCE_TYPES:
         raise _Skip(f"item {paper_id} has an unknown announce type {kind[:50]!r}")
-    title = clean_title(_text(item.find("title")))
+    title = clean_title(text_of(item.find("title")))
     if not title:
         raise _Skip(f"item {paper_id} has no title")
-    day = _day(_text(item.find("pubDate"))) or channel_day
+    day = _day(text_of(item.find("pubDate"))) or channel_day
     if day is None:
         raise _Skip(f"item {paper_id} has no announcement date")
     parts = _ABSTRACT.split(description, maxsplit=1)
     abstract = clean_abstract(parts[1]) if len(parts) == 2 else ""
-    terms = [" ".join(_text(c).split()) for c in item.iterfind("category")]
-    rights = " ".join(_text(item.find(_RIGHTS)).split())
+    terms = [" ".join(text_of(c).split()) for c in item.iterfind("category")]
+    rights = " ".join(text_of(item.find(_RIGHTS)).split())
     paper = Paper(
         id=paper_id,
         title=title,
         abstract=abstract,
-        authors=_names(_text(item.find(_CREATOR))),
+        authors=_names(text_of(item.find(_CREATOR))),
         categories=categories_of([t for t in terms if t]),
         version=version,
         license=rights[:255] or None,
@@ -174,7 +159,7 @@ def parse_rss(body: bytes) -> tuple[date | None, list[Announcement], list[tuple[
     if not data.strip():
         raise RssError("empty response body: expected an RSS feed (<rss><channel>)")
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, safe_parser())
     except (etree.LxmlError, ValueError, LookupError) as exc:
         raise RssError(f"response is not well-formed XML, expected an RSS feed: {exc}") from exc
     if root is None:
@@ -186,7 +171,9 @@ def parse_rss(body: bytes) -> tuple[date | None, list[Announcement], list[tuple[
     channel = root.find("channel")
     if channel is None:
         raise RssError("RSS feed has no <channel>")
-    channel_day = _day(_text(channel.find("pubDate"))) or _day(_text(channel.find("lastBuildDate")))
+    channel_day = _day(text_of(channel.find("pubDate"))) or _day(
+        text_of(channel.find("lastBuildDate"))
+    )
     announcements: list[Announcement] = []
     problems: list[tuple[int, str]] = []
     seen: set[str] = set()

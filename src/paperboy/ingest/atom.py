@@ -22,6 +22,7 @@ from lxml import etree
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.shapes import _withdrawn, categories_of
+from paperboy.ingest.xml import safe_parser, text_of
 from paperboy.models import Paper, Record, clean_abstract, clean_title
 
 __all__ = ["ArxivApiError", "AtomError", "AtomPage", "parse_atom"]
@@ -76,39 +77,20 @@ class _Skip(Exception):
     """One entry cannot be used; its reason goes to ``AtomPage.problems``."""
 
 
-def _parser() -> etree.XMLParser:
-    # No entity expansion, no network, libxml2's size limits on: a hostile body cannot make
-    # the parser read files, reach hosts or blow up memory.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-    )
-
-
-def _text(element: etree._Element | None) -> str:
-    """All text inside an element (comments and processing instructions left out)."""
-    if element is None:
-        return ""
-    return "".join(t for t in element.itertext() if isinstance(t, str))
-
-
 def _line(element: etree._Element | None) -> str | None:
     """An element's text on one line, or None when absent or blank."""
-    text = " ".join(_text(element).split())
+    text = " ".join(text_of(element).split())
     return text or None
 
 
 def _count(feed: etree._Element, name: str) -> int | None:
-    text = _text(feed.find(f"{{{OPENSEARCH_NS}}}{name}")).strip()
+    text = text_of(feed.find(f"{{{OPENSEARCH_NS}}}{name}")).strip()
     return int(text) if _COUNT.fullmatch(text) else None
 
 
 def _moment(element: etree._Element | None, field: str) -> datetime | None:
     """An Atom date (``2021-04-20T16:07:14Z``) as a naive UTC datetime."""
-    text = _text(element).strip()
+    text = text_of(element).strip()
     if not text:
         return None
     try:
@@ -121,32 +103,32 @@ def _moment(element: etree._Element | None, field: str) -> datetime | None:
 
 
 def _is_error_entry(entry: etree._Element) -> bool:
-    return bool(_ERROR_ID.match(_text(entry.find(_ID)).strip()))
+    return bool(_ERROR_ID.match(text_of(entry.find(_ID)).strip()))
 
 
 def _error_message(entry: etree._Element) -> str:
     message = _line(entry.find(_SUMMARY))
     if message:
         return message
-    fragment = _text(entry.find(_ID)).strip().partition("#")[2]
+    fragment = text_of(entry.find(_ID)).strip().partition("#")[2]
     return fragment.replace("_", " ") or "unspecified error"
 
 
 def _paper(entry: etree._Element) -> Paper:
-    raw_id = _text(entry.find(_ID)).strip()
+    raw_id = text_of(entry.find(_ID)).strip()
     if not raw_id:
         raise _Skip("entry has no id")
     try:
         arxiv_id = parse_arxiv_id(raw_id)
     except InvalidArxivId as exc:
         raise _Skip(f"entry id {raw_id[:200]!r} is not an arXiv id") from exc
-    title = clean_title(_text(entry.find(_TITLE)))
+    title = clean_title(text_of(entry.find(_TITLE)))
     if not title:
         raise _Skip(f"entry {arxiv_id.canonical} has no title")
     authors = tuple(
         name
         for author in entry.iterfind(_AUTHOR)
-        if (name := clean_title(_text(author.find(_NAME))))
+        if (name := clean_title(text_of(author.find(_NAME))))
     )
     primary = entry.find(_PRIMARY)
     terms = [primary.get("term")] if primary is not None else []
@@ -155,7 +137,7 @@ def _paper(entry: etree._Element) -> Paper:
     return Paper(
         id=arxiv_id.canonical,
         title=title,
-        abstract=clean_abstract(_text(entry.find(_SUMMARY))),
+        abstract=clean_abstract(text_of(entry.find(_SUMMARY))),
         authors=authors,
         categories=categories_of([t.strip() for t in terms if t]),
         version=arxiv_id.version,
@@ -180,7 +162,7 @@ def parse_atom(body: bytes) -> AtomPage:
     if not data.strip():
         raise AtomError("empty response body: expected an Atom feed (<feed> in the Atom namespace)")
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, safe_parser())
     except (etree.LxmlError, ValueError, LookupError) as exc:
         raise AtomError(f"response is not well-formed XML, expected an Atom feed: {exc}") from exc
     if root is None:

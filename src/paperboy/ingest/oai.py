@@ -43,6 +43,7 @@ from lxml import etree
 from paperboy.arxiv_ids import canonical_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.shapes import _withdrawn, categories_of
+from paperboy.ingest.xml import text_of
 from paperboy.models import Paper, Record, clean_abstract, clean_title
 
 __all__ = ["OAI_NS", "ARXIV_RAW_NS", "OaiError", "OaiPage", "OaiParseError", "parse_list_records"]
@@ -143,15 +144,8 @@ class _Skip(Exception):
     """One record cannot be used; its reason goes to ``OaiPage.problems``."""
 
 
-def _text(element: etree._Element | None) -> str:
-    """All text inside an element (comments, processing instructions and entities left out)."""
-    if element is None:
-        return ""
-    return "".join(t for t in element.itertext() if isinstance(t, str))
-
-
 def _line(element: etree._Element | None) -> str | None:
-    text = " ".join(_text(element).split())
+    text = " ".join(text_of(element).split())
     return text or None
 
 
@@ -196,8 +190,8 @@ def _canonical(text: str, what: str) -> str:
 
 
 def _paper(raw: etree._Element) -> Paper:
-    paper_id = _canonical(_text(raw.find(_ID)).strip(), "arXivRaw id")
-    title = clean_title(_text(raw.find(_TITLE)))
+    paper_id = _canonical(text_of(raw.find(_ID)).strip(), "arXivRaw id")
+    title = clean_title(text_of(raw.find(_TITLE)))
     if not title:
         raise _Skip(f"record {paper_id} has no title")
     versions: dict[int, etree._Element] = {}
@@ -208,21 +202,21 @@ def _paper(raw: etree._Element) -> Paper:
     dates = {
         number: _moment(text, f"v{number}")
         for number, version in versions.items()
-        if (text := _text(version.find(_DATE)).strip())
+        if (text := text_of(version.find(_DATE)).strip())
     }
     latest = max(versions) if versions else None
     published = dates.get(1) or (min(dates.values()) if dates else None)
     updated = dates.get(latest) if latest is not None else None
     empty_latest = latest is not None and bool(
-        _EMPTY_SIZE.fullmatch(_text(versions[latest].find(_SIZE)).strip())
+        _EMPTY_SIZE.fullmatch(text_of(versions[latest].find(_SIZE)).strip())
     )
     comments = _line(raw.find(_COMMENTS))
     return Paper(
         id=paper_id,
         title=title,
-        abstract=clean_abstract(_text(raw.find(_ABSTRACT)).strip()),
-        authors=_authors(_text(raw.find(_AUTHORS))),
-        categories=categories_of(_text(raw.find(_CATEGORIES))),
+        abstract=clean_abstract(text_of(raw.find(_ABSTRACT)).strip()),
+        authors=_authors(text_of(raw.find(_AUTHORS))),
+        categories=categories_of(text_of(raw.find(_CATEGORIES))),
         version=latest,
         published=published,
         updated=updated,
@@ -293,9 +287,11 @@ def parse_list_records(source: bytes | BinaryIO) -> OaiPage:
             if tag == _RECORD:
                 index += 1
                 header = element.find(_HEADER)
-                identifier = _text(header.find(_IDENTIFIER) if header is not None else None).strip()
+                identifier = text_of(
+                    header.find(_IDENTIFIER) if header is not None else None
+                ).strip()
                 stamp = _DATESTAMP_TEXT.fullmatch(
-                    _text(header.find(_DATESTAMP) if header is not None else None).strip()
+                    text_of(header.find(_DATESTAMP) if header is not None else None).strip()
                 )
                 if stamp and (max_datestamp is None or stamp[1] > max_datestamp):
                     max_datestamp = stamp[1]
@@ -323,10 +319,10 @@ def parse_list_records(source: bytes | BinaryIO) -> OaiPage:
                     del element.getparent()[0]
             elif tag == _ERROR:
                 raise OaiError(
-                    (element.get("code") or "").strip(), " ".join(_text(element).split())
+                    (element.get("code") or "").strip(), " ".join(text_of(element).split())
                 )
             elif tag == _TOKEN:
-                token = _text(element).strip() or None
+                token = text_of(element).strip() or None
                 complete_list_size = _count(element.get("completeListSize"))
                 cursor = _count(element.get("cursor"))
             elif tag == _LIST_RECORDS:
