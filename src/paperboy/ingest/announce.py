@@ -29,7 +29,7 @@ from lxml import etree
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.http import ArxivHttp
-from paperboy.ingest.runs import owner, reap_interrupted
+from paperboy.ingest.runs import logged_run
 from paperboy.ingest.shapes import _names, categories_of
 from paperboy.ingest.xml import safe_parser, text_of
 from paperboy.models import FeedEntry, Paper, Record, UpsertCounts, clean_abstract, clean_title
@@ -265,33 +265,20 @@ def fetch_announcements(store: Store, http: ArxivHttp, categories: Sequence[str]
     """
     report = AnnounceReport()
     wanted = list(dict.fromkeys(c.strip() for c in categories if c.strip()))
-    reap_interrupted(store)
-    host, pid = owner()
-    run_id = store.start_ingest(SOURCE, ", ".join(wanted), host=host, pid=pid)
-    status = "failed"
-    message: str | None = None
-    try:
+    c = report.counts
+
+    def tally() -> tuple[int, int, int, int]:
+        errors = len(report.failed) + len(report.problems)
+        return c.inserted, c.updated, c.unchanged + c.older, errors
+
+    with logged_run(store, SOURCE, ", ".join(wanted), tally) as run:
         for category in wanted:
             _fetch_one(store, http, category, report)
         failed = report.failed
         if not failed and not report.problems:
-            status = "ok"
+            run.status = "ok"
         elif len(failed) < len(report.categories):
-            status = "partial"
+            run.status = "partial"
         lines = [f"{c.category}: {c.error}" for c in failed] + report.problems
-        message = "; ".join(lines[:5])[:1000] or None
-    except Exception as exc:
-        message = str(exc)[:1000]
-        raise
-    finally:
-        c = report.counts
-        store.finish_ingest(
-            run_id,
-            status,
-            inserted=c.inserted,
-            updated=c.updated,
-            skipped=c.unchanged + c.older,
-            errors=len(report.failed) + len(report.problems),
-            message=message,
-        )
+        run.message = "; ".join(lines[:5])[:1000] or None
     return report

@@ -14,7 +14,7 @@ from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.atom import ArxivApiError, AtomError, AtomPage, parse_atom
 from paperboy.ingest.http import ArxivHttp
-from paperboy.ingest.runs import owner, reap_interrupted
+from paperboy.ingest.runs import logged_run
 from paperboy.models import Record, UpsertCounts
 from paperboy.store.base import Store
 
@@ -126,13 +126,14 @@ def fetch_papers(
             canonical[sent] = parsed.canonical
     to_send = list(given)
 
-    reap_interrupted(store)
-    host, pid = owner()
-    run_id = store.start_ingest(SOURCE, ", ".join(report.requested), host=host, pid=pid)
-    status = "failed"
-    message: str | None = None
     returned: set[str] = set()
-    try:
+    c = report.counts
+
+    def tally() -> tuple[int, int, int, int]:
+        errors = len(report.invalid) + len(report.missing) + len(report.problems)
+        return c.inserted, c.updated, c.unchanged + c.older, errors
+
+    with logged_run(store, SOURCE, ", ".join(report.requested), tally) as run:
         for start in range(0, len(to_send), size):
             chunk = to_send[start : start + size]
             refused: list[tuple[str, str]] = []
@@ -150,25 +151,11 @@ def fetch_papers(
             elif given[sent] not in refused_ids:
                 report.missing.append(given[sent])
         if report.complete and not report.problems:
-            status = "ok"
+            run.status = "ok"
         elif report.found:
-            status = "partial"
+            run.status = "partial"
         lines = [f"invalid {raw}: {why}" for raw, why in report.invalid]
         lines += [f"not found on arXiv: {raw}" for raw in report.missing]
         lines += report.problems
-        message = "; ".join(lines[:5])[:1000] or None
-    except Exception as exc:
-        message = str(exc)[:1000]
-        raise
-    finally:
-        c = report.counts
-        store.finish_ingest(
-            run_id,
-            status,
-            inserted=c.inserted,
-            updated=c.updated,
-            skipped=c.unchanged + c.older,
-            errors=len(report.invalid) + len(report.missing) + len(report.problems),
-            message=message,
-        )
+        run.message = "; ".join(lines[:5])[:1000] or None
     return report

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paperboy.errors import ImportFileError, RecordRejected
-from paperboy.ingest.runs import owner, reap_interrupted
+from paperboy.ingest.runs import logged_run
 from paperboy.ingest.shapes import BadRecord, to_record
 from paperboy.models import ImportProblem, ImportReport, Record
 from paperboy.store.base import Store
@@ -187,30 +187,22 @@ def import_files(
 ) -> ImportReport:
     """Import every file in ``paths``; returns counts and problems. Logged to the ingest log."""
     report = ImportReport(files=[str(p) for p in paths])
-    reap_interrupted(store)
-    host, pid = owner()
-    run_id = store.start_ingest(source, ", ".join(report.files), host=host, pid=pid)
-    status = "failed"
     writer = _Writer(store, report)
-    try:
+
+    def tally() -> tuple[int, int, int, int]:
+        c = report.counts
+        return c.inserted, c.updated, report.skipped, len(report.problems)
+
+    with logged_run(store, source, ", ".join(report.files), tally) as run:
         with _bulk_gc():
             for path in paths:
                 _import_one(writer, Path(path), batch_size, progress, report)
         imported = report.counts.inserted + report.counts.updated
         if not report.problems:
-            status = "ok"
+            run.status = "ok"
         elif len(report.failed_files) < len(paths) or imported:
-            status = "partial"
-    finally:
-        store.finish_ingest(
-            run_id,
-            status,
-            inserted=report.counts.inserted,
-            updated=report.counts.updated,
-            skipped=report.skipped,
-            errors=len(report.problems),
-            message="; ".join(str(p) for p in report.problems[:5]) or None,
-        )
+            run.status = "partial"
+        run.message = "; ".join(str(p) for p in report.problems[:5]) or None
     return report
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from paperboy.models import IngestRun
@@ -77,3 +79,45 @@ def source_health(store: Store, *, scan: int = 5000) -> list[SourceHealth]:
             failure.setdefault(run.source, run)
     sources = sorted(set(success) | set(failure))
     return [SourceHealth(s, success.get(s), failure.get(s)) for s in sources]
+
+
+Tally = Callable[[], tuple[int, int, int, int]]
+"""Read when a run ends: (inserted, updated, skipped, errors)."""
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """What a run sets before it ends; ``status`` stays 'failed' unless the run says otherwise."""
+
+    status: str = "failed"
+    message: str | None = None
+
+
+@contextmanager
+def logged_run(store: Store, source: str, detail: str, tally: Tally) -> Iterator[RunOutcome]:
+    """One ingest run in the log: 'running' from the start, its outcome however the block ends.
+
+    Runs left 'running' by dead processes are marked 'interrupted' first. An exception leaves
+    the status 'failed' with the exception's text as message, and is raised again.
+    """
+    reap_interrupted(store)
+    host, pid = owner()
+    run_id = store.start_ingest(source, detail, host=host, pid=pid)
+    outcome = RunOutcome()
+    try:
+        yield outcome
+    except Exception as exc:
+        outcome.status = "failed"
+        outcome.message = str(exc)[:1000] or type(exc).__name__
+        raise
+    finally:
+        inserted, updated, skipped, errors = tally()
+        store.finish_ingest(
+            run_id,
+            outcome.status,
+            inserted=inserted,
+            updated=updated,
+            skipped=skipped,
+            errors=errors,
+            message=outcome.message,
+        )
