@@ -31,7 +31,7 @@ from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.http import ArxivHttp
 from paperboy.ingest.runs import logged_run
 from paperboy.ingest.shapes import _names, categories_of
-from paperboy.ingest.xml import safe_parser, text_of
+from paperboy.ingest.xml import parse_document, text_of
 from paperboy.models import FeedEntry, Paper, Record, UpsertCounts, clean_abstract, clean_title
 from paperboy.store.base import Store
 
@@ -153,19 +153,7 @@ def parse_rss(body: bytes) -> tuple[date | None, list[Announcement], list[tuple[
     Announcements keep feed order; a repeated id keeps its first item. Problems are
     ``(item index from 1, reason)``. Raises :class:`RssError` when the body is not such a feed.
     """
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise RssError(f"expected the response body as bytes, got {type(body).__name__}")
-    data = bytes(body)
-    if not data.strip():
-        raise RssError("empty response body: expected an RSS feed (<rss><channel>)")
-    try:
-        root = etree.fromstring(data, safe_parser())
-    except (etree.LxmlError, ValueError, LookupError) as exc:
-        raise RssError(f"response is not well-formed XML, expected an RSS feed: {exc}") from exc
-    if root is None:
-        raise RssError("response holds no XML element, expected an RSS feed")
-    if root.getroottree().docinfo.doctype:
-        raise RssError("response declares a DOCTYPE; an arXiv RSS feed never does")
+    root = parse_document(body, RssError, "RSS feed", "<rss><channel>")
     if root.tag != "rss":
         raise RssError(f"expected an RSS feed (root element rss), got {str(root.tag)[:200]!r}")
     channel = root.find("channel")

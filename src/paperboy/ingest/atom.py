@@ -22,7 +22,7 @@ from lxml import etree
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.shapes import _withdrawn, categories_of
-from paperboy.ingest.xml import safe_parser, text_of
+from paperboy.ingest.xml import parse_document, text_of
 from paperboy.models import Paper, Record, clean_abstract, clean_title
 
 __all__ = ["ArxivApiError", "AtomError", "AtomPage", "parse_atom"]
@@ -156,19 +156,7 @@ def parse_atom(body: bytes) -> AtomPage:
     Raises :class:`AtomError` when the body is not an Atom feed and :class:`ArxivApiError`
     when arXiv answered with an error entry; a bad entry is reported in ``problems``.
     """
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise AtomError(f"expected the response body as bytes, got {type(body).__name__}")
-    data = bytes(body)
-    if not data.strip():
-        raise AtomError("empty response body: expected an Atom feed (<feed> in the Atom namespace)")
-    try:
-        root = etree.fromstring(data, safe_parser())
-    except (etree.LxmlError, ValueError, LookupError) as exc:
-        raise AtomError(f"response is not well-formed XML, expected an Atom feed: {exc}") from exc
-    if root is None:
-        raise AtomError("response holds no XML element, expected an Atom feed")
-    if root.getroottree().docinfo.doctype:
-        raise AtomError("response declares a DOCTYPE; an arXiv Atom feed never does")
+    root = parse_document(body, AtomError, "Atom feed", "<feed> in the Atom namespace")
     if root.tag != _FEED:
         raise AtomError(
             f"expected an Atom feed (root element {{{ATOM_NS}}}feed), got {str(root.tag)[:200]!r}"

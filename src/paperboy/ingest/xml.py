@@ -24,3 +24,25 @@ def text_of(element: etree._Element | None) -> str:
     if element is None:
         return ""
     return "".join(t for t in element.itertext() if isinstance(t, str))
+
+
+def parse_document(body: object, error: type[Exception], kind: str, shape: str) -> etree._Element:
+    """The root element of a whole arXiv XML response, or ``error`` saying what went wrong.
+
+    ``kind`` names what was expected ("Atom feed", "RSS feed") and ``shape`` shows it
+    ("<rss><channel>"); bodies with a DOCTYPE are refused, as arXiv never sends one.
+    """
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise error(f"expected the response body as bytes, got {type(body).__name__}")
+    data = bytes(body)
+    if not data.strip():
+        raise error(f"empty response body: expected an {kind} ({shape})")
+    try:
+        root = etree.fromstring(data, safe_parser())
+    except (etree.LxmlError, ValueError, LookupError) as exc:
+        raise error(f"response is not well-formed XML, expected an {kind}: {exc}") from exc
+    if root is None:
+        raise error(f"response holds no XML element, expected an {kind}")
+    if root.getroottree().docinfo.doctype:
+        raise error(f"response declares a DOCTYPE; an arXiv {kind} never does")
+    return root
