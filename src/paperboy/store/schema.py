@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -43,7 +44,10 @@ papers = Table(
     Column("withdrawn", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
     Column("modified_at", DateTime, nullable=False),
+    # the store revision of the write that last changed this row: indexes catch up from it
+    Column("change_seq", BigInteger, nullable=False, default=0, server_default="0"),
     Index("ix_papers_primary_category", "primary_category"),
+    Index("ix_papers_change_seq", "change_seq", "id"),
     Index("ix_papers_published", "published"),
 )
 
@@ -106,3 +110,16 @@ harvest_state = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 """One OAI-PMH harvest checkpoint per set, advanced in the transaction that stores each page."""
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("paper_seq", BigInteger, nullable=False),  # the paper's change_seq when embedded
+    Column("text_hash", String(64), nullable=False),  # digest of the embedded text
+    Column("vector", LargeBinary, nullable=False),  # float16, little-endian, L2-normalised
+    Column("seq", BigInteger, nullable=False),  # store revision of the write: vector indexes
+    Index("ix_embeddings_model_seq", "model", "seq", "paper_id"),  # catch up from it
+)
+"""One sentence embedding per paper and model, written by ``paperboy embed``."""

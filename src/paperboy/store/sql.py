@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select, tuple_, update
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
 from paperboy.store import dialects
@@ -21,7 +21,14 @@ from paperboy.store.base import (
     PeriodCount,
 )
 from paperboy.store.merge import collapse_batch, merge_feed_entry, merge_paper
-from paperboy.store.schema import feed_entries, harvest_state, ingest_log, papers, store_state
+from paperboy.store.schema import (
+    embeddings,
+    feed_entries,
+    harvest_state,
+    ingest_log,
+    papers,
+    store_state,
+)
 
 _PAPER_COLUMNS = (
     "title",
@@ -164,22 +171,32 @@ class SQLStore:
                 counts.older += 1
             else:
                 counts.unchanged += 1
+        bumped = False
+        if new_rows or changed_rows:
+            seq = self._bump_revision(conn)
+            bumped = True
+            for row in new_rows:
+                row["change_seq"] = seq
+            for row in changed_rows:
+                row["change_seq"] = seq
         dialects.executemany(conn, insert(papers), new_rows)
         stmt = update(papers).where(papers.c.id == bindparam("b_id"))
         dialects.executemany(conn, stmt, changed_rows)
         if entries:
             self._upsert_entries(conn, entries, set(stored), now, counts)
-        if counts.inserted or counts.updated or counts.feed_added or counts.feed_updated:
+        if not bumped and (counts.feed_added or counts.feed_updated):
             self._bump_revision(conn)
         return counts
 
-    def _bump_revision(self, conn: Any) -> None:
+    def _bump_revision(self, conn: Any) -> int:
+        """Advance the revision inside the caller's write transaction; returns the new value."""
         stmt = (
             update(store_state)
             .where(store_state.c.key == "revision")
             .values(value=store_state.c.value + 1)
+            .returning(store_state.c.value)
         )
-        conn.execute(stmt)
+        return int(conn.execute(stmt).scalar_one())
 
     def reserve_slot(self, key: str, interval_ms: int, now_ms: int) -> int:
         """Reserve the next request slot of a paced service; returns milliseconds to wait.
@@ -452,16 +469,14 @@ class SQLStore:
         with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
             counts = self._upsert_in(conn, records)
             if deleted:
-                withdrawn = 0
+                seq = self._bump_revision(conn)
                 for ids in _chunks(sorted(set(deleted))):
                     stmt = (
                         update(papers)
                         .where(papers.c.id.in_(ids), papers.c.withdrawn.is_(False))
-                        .values(withdrawn=True, modified_at=_now())
+                        .values(withdrawn=True, modified_at=_now(), change_seq=seq)
                     )
-                    withdrawn += conn.execute(stmt).rowcount or 0
-                if withdrawn and not (counts.inserted or counts.updated):
-                    self._bump_revision(conn)
+                    conn.execute(stmt)
             self._save_checkpoint(
                 conn,
                 set_spec,
@@ -482,3 +497,193 @@ class SQLStore:
             values["last_datestamp"] = last_datestamp
         with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
             self._save_checkpoint(conn, set_spec, values)
+
+    # -- change feed and embeddings (for search indexes) ----------------------------------
+
+    def changed_papers(
+        self, after_seq: int, *, after_id: str = "", limit: int = 1000
+    ) -> list[tuple[int, Paper]]:
+        """Papers changed after ``(after_seq, after_id)``, ordered by (change_seq, id).
+
+        Indexes catch up by paging with the last (seq, id) they saw; start from ``-1``.
+        """
+        key = tuple_(papers.c.change_seq, papers.c.id)
+        query = (
+            select(papers)
+            .where(key > tuple_(bindparam("s"), bindparam("i")))
+            .order_by(papers.c.change_seq, papers.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"s": after_seq, "i": after_id}).all()
+        return [(int(row.change_seq), paper_from_row(row)) for row in rows]
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        """The stored papers among ``ids``, by id (missing ids are absent)."""
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
+                    found[row.id] = paper_from_row(row)
+        return found
+
+    def vote_counts(self, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(upvotes, comments) of each paper among ``ids`` that was ever in the feed: the
+        largest counts of its feed entries (each entry is a snapshot of the same counters)."""
+        out: dict[str, tuple[int, int]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                query = (
+                    select(
+                        feed_entries.c.paper_id,
+                        func.max(feed_entries.c.upvotes),
+                        func.max(feed_entries.c.num_comments),
+                    )
+                    .where(feed_entries.c.paper_id.in_(chunk))
+                    .group_by(feed_entries.c.paper_id)
+                )
+                for paper_id, votes, comments in conn.execute(query):
+                    out[paper_id] = (int(votes or 0), int(comments or 0))
+        return out
+
+    def papers_to_embed(
+        self, model: str, *, after_id: str = "", limit: int = 256
+    ) -> list[tuple[int, Paper, str | None]]:
+        """Papers with no embedding for ``model`` or changed since theirs, by id after
+        ``after_id``: (change_seq, paper, stored text hash or None)."""
+        query = (
+            select(papers, embeddings.c.text_hash.label("e_hash"))
+            .select_from(
+                papers.outerjoin(
+                    embeddings,
+                    (embeddings.c.paper_id == papers.c.id) & (embeddings.c.model == model),
+                )
+            )
+            .where(
+                papers.c.id > after_id,
+                (embeddings.c.paper_id.is_(None)) | (papers.c.change_seq > embeddings.c.paper_seq),
+            )
+            .order_by(papers.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(int(row.change_seq), paper_from_row(row), row.e_hash) for row in rows]
+
+    def count_papers_to_embed(self, model: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(
+                papers.outerjoin(
+                    embeddings,
+                    (embeddings.c.paper_id == papers.c.id) & (embeddings.c.model == model),
+                )
+            )
+            .where(
+                (embeddings.c.paper_id.is_(None)) | (papers.c.change_seq > embeddings.c.paper_seq)
+            )
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def save_embeddings(
+        self, model: str, rows: Sequence[tuple[str, int, str, bytes | None]]
+    ) -> int:
+        """Store (paper_id, paper_seq, text_hash, vector) rows in one transaction.
+
+        A ``None`` vector only records that the text is unchanged (no new vector, no new seq).
+        Rows of papers deleted meanwhile are dropped. Returns how many vectors were written.
+        """
+        if not rows:
+            return 0
+        written = 0
+        with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
+            ids = [row[0] for row in rows]
+            present: set[str] = set()
+            for chunk in _chunks(ids):
+                present.update(
+                    conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk))).scalars()
+                )
+            fresh = [r for r in rows if r[0] in present and r[3] is not None]
+            touched = [r for r in rows if r[0] in present and r[3] is None]
+            seq = self._bump_revision(conn) if fresh else 0
+            for chunk in _chunks([r[0] for r in fresh]):
+                stmt = delete(embeddings).where(
+                    embeddings.c.model == model, embeddings.c.paper_id.in_(chunk)
+                )
+                conn.execute(stmt)
+            if fresh:
+                conn.execute(
+                    insert(embeddings),
+                    [
+                        {
+                            "paper_id": pid,
+                            "model": model,
+                            "paper_seq": pseq,
+                            "text_hash": digest,
+                            "vector": vector,
+                            "seq": seq,
+                        }
+                        for pid, pseq, digest, vector in fresh
+                    ],
+                )
+                written = len(fresh)
+            if touched:
+                stmt = (
+                    update(embeddings)
+                    .where(
+                        embeddings.c.model == model,
+                        embeddings.c.paper_id == bindparam("b_id"),
+                    )
+                    .values(paper_seq=bindparam("b_seq"))
+                )
+                conn.execute(stmt, [{"b_id": pid, "b_seq": pseq} for pid, pseq, _, _ in touched])
+        return written
+
+    def embeddings_since(
+        self, model: str, after_seq: int, *, after_id: str = "", limit: int = 5000
+    ) -> list[tuple[int, str, bytes]]:
+        """(seq, paper_id, vector) written after ``(after_seq, after_id)``, in that order."""
+        key = tuple_(embeddings.c.seq, embeddings.c.paper_id)
+        query = (
+            select(embeddings.c.seq, embeddings.c.paper_id, embeddings.c.vector)
+            .where(embeddings.c.model == model, key > tuple_(bindparam("s"), bindparam("i")))
+            .order_by(embeddings.c.seq, embeddings.c.paper_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query, {"s": after_seq, "i": after_id}).all()
+        return [(int(r.seq), r.paper_id, bytes(r.vector)) for r in rows]
+
+    def embedding_of(self, model: str, paper_id: str) -> bytes | None:
+        query = select(embeddings.c.vector).where(
+            embeddings.c.model == model, embeddings.c.paper_id == paper_id
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return bytes(value) if value is not None else None
+
+    def count_embeddings(self, model: str) -> int:
+        query = select(func.count()).select_from(embeddings).where(embeddings.c.model == model)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def embedding_hashes(self, model: str, ids: Sequence[str]) -> dict[str, str]:
+        """The text hash stored with each embedded paper among ``ids``."""
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                query = select(embeddings.c.paper_id, embeddings.c.text_hash).where(
+                    embeddings.c.model == model, embeddings.c.paper_id.in_(chunk)
+                )
+                out.update({pid: digest for pid, digest in conn.execute(query)})
+        return out
+
+    def change_seqs(self, ids: Sequence[str]) -> dict[str, int]:
+        """The change sequence of each stored paper among ``ids``."""
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                query = select(papers.c.id, papers.c.change_seq).where(papers.c.id.in_(chunk))
+                out.update({pid: int(seq) for pid, seq in conn.execute(query)})
+        return out
