@@ -24,6 +24,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 # arXiv address is a closed local port, so a forgotten setting fails fast instead of going out.
 for _name, _path in (("API", "/api/query"), ("OAI", "/oai"), ("RSS", "/rss")):
     os.environ.setdefault(f"PAPERBOY_ARXIV_{_name}_URL", f"http://127.0.0.1:9{_path}")
+# Embedding takes seconds per hundred papers on a CPU: tests that want vectors ask for them.
+os.environ.setdefault("PAPERBOY_EMBED_AFTER_INGEST", "0")
+os.environ.setdefault("PAPERBOY_SEARCH_PRELOAD", "0")
 
 
 def shared_path(relative: str) -> Path:

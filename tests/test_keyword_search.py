@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from conftest import shared_path
 from paperboy.ingest import demo_data_path, import_files
 from paperboy.search.evaluate import evaluate, load_beir
-from paperboy.search.keyword import KeywordIndex, Scored, build_from_store
+from paperboy.search.index import SearchIndex
+from paperboy.search.keyword import IndexDoc, KeywordIndex, Scored
 from paperboy.store import SQLStore
 from paperboy.store.schema import papers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from search_quality import term_overlap_ranker  # noqa: E402
+from eval_search import arxiv_sanity_ranker  # noqa: E402
 
 Doc = tuple[str, str, str, str]
 
@@ -175,7 +176,8 @@ def test_build_from_store(store: SQLStore, tmp_path: Path) -> None:
     with gzip.open(demo_data_path(), "rt", encoding="utf-8") as fh:
         source.write_text("".join(line for _, line in zip(range(120), fh, strict=False)))
     import_files(store, [source])
-    ix = build_from_store(store, tmp_path / "kw", batch=50)
+    SearchIndex(store, tmp_path / "idx", "none").sync()
+    ix = KeywordIndex.open(tmp_path / "idx" / "keyword")
     with store.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(papers)).scalar_one()
     assert len(ix) == total > 100
@@ -184,13 +186,76 @@ def test_build_from_store(store: SQLStore, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bm25_beats_term_overlap_on_cisi(tmp_path: Path) -> None:
+def test_bm25_beats_arxiv_sanity_scan_on_cisi(tmp_path: Path) -> None:
     corpus, queries, qrels = load_beir(shared_path("eval/cisi"))
     with KeywordIndex.create(tmp_path / "kw") as ix:
         ix.add((doc_id, d["title"], d["text"], "") for doc_id, d in corpus.items())
         ix.commit()
         bm25 = evaluate(lambda q: _ids(ix.search(q, limit=100)), queries, qrels)
-    overlap = evaluate(term_overlap_ranker(corpus), queries, qrels)
+    overlap = evaluate(arxiv_sanity_ranker(corpus), queries, qrels)
     assert bm25["queries"] == overlap["queries"] > 50
     assert bm25["ndcg_at_10"] > overlap["ndcg_at_10"]
     assert bm25["recall_at_100"] > overlap["recall_at_100"]
+
+
+@pytest.fixture
+def filtered(tmp_path: Path) -> KeywordIndex:
+    from datetime import date
+
+    ix = KeywordIndex.create(tmp_path / "kw")
+    day = date(2025, 3, 10).toordinal()
+    ix.add(
+        [
+            IndexDoc(
+                "a",
+                "Bias in language models",
+                "we measure bias",
+                "Ada Lovelace, Alan Turing",
+                ("cs.CL", "cs.AI"),
+                day,
+            ),
+            IndexDoc(
+                "b",
+                "Inductive bias of transformers",
+                "a study",
+                "Grace Hopper",
+                ("cs.LG",),
+                day + 40,
+            ),
+            IndexDoc(
+                "c",
+                "Bias terms in quantized training",
+                "fp4 training bias",
+                "Alan Kay",
+                ("cs.LG", "stat.ML"),
+                day - 400,
+            ),
+        ]
+    )
+    ix.commit()
+    return ix
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("bias", {"a", "b", "c"}),
+        ("bias cat:cs.CL", {"a"}),
+        ("bias cat:cs", {"a", "b", "c"}),
+        ("bias cat:stat.ML", {"c"}),
+        ("bias author:turing", {"a"}),
+        ('bias author:"Alan Kay"', {"c"}),
+        ("bias since:2025", {"a", "b"}),
+        ("bias until:2025-03", {"a", "c"}),
+        ("bias year:2024", {"c"}),
+        ("bias -quantized", {"a", "b"}),
+        ('"inductive bias"', {"b"}),
+        ("cat:cs.LG", {"b", "c"}),
+    ],
+)
+def test_filters(filtered: KeywordIndex, query: str, expected: set[str]) -> None:
+    assert set(_ids(filtered.search(query))) == expected
+
+
+def test_filter_only_queries_list_newest_first(filtered: KeywordIndex) -> None:
+    assert _ids(filtered.search("cat:cs")) == ["b", "a", "c"]

@@ -377,7 +377,7 @@ def test_layout_header_footer(client: TestClient, days_store: list[Record]) -> N
     html = client.get("/").text
     assert '<meta name="viewport"' in html
     assert '<a class="brand" href="/">Paperboy</a>' in html
-    assert '<form class="search" action="/open" method="get"' in html and 'name="id"' in html
+    assert '<form class="search" action="/search" method="get"' in html and 'name="q"' in html
     assert 'href="/papers?week=2024-W50"' in html and 'href="/papers?month=2024-12"' in html
     assert 'href="/api/docs"' in html and 'href="/openapi.json"' in html
 

@@ -55,6 +55,12 @@ def _open(settings: Settings):  # noqa: ANN202 - returns the concrete store
     return open_store(settings.database_url)
 
 
+def _after_ingest(settings: Settings, store: object, *, embed: bool | None = None) -> None:
+    from paperboy.cli_search import after_ingest
+
+    after_ingest(settings, store, embed=embed)  # type: ignore[arg-type]
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"paperboy {__version__}")
@@ -91,6 +97,16 @@ def import_command(
         int | None,
         typer.Option(help="Records per transaction (default 5000).", min=1, show_default=False),
     ] = None,
+    embed: Annotated[
+        bool | None,
+        typer.Option(
+            "--embed/--no-embed",
+            help="Embed new papers for search by meaning afterwards "
+            "(default: $PAPERBOY_EMBED_AFTER_INGEST, on). Slow on a CPU for large files; "
+            "`paperboy embed` can do it later.",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Import papers (and their daily-feed entries) from files. Safe to re-run: it upserts.
@@ -102,7 +118,7 @@ def import_command(
       paperboy import 2025-06-10.json daily.jsonl
     Exit codes: 0 all imported, 1 some records or files were skipped, 2 bad usage.
     """
-    from paperboy.ingest import demo_data_path, import_files
+    from paperboy.ingest import demo_data_path, demo_embeddings_path, import_files
 
     paths: list[str | Path] = list(files or [])
     if demo:
@@ -135,6 +151,11 @@ def import_command(
         report = import_files(
             store, paths, batch_size=settings.import_batch_size, progress=on_progress
         )
+    if demo and demo_embeddings_path().exists():
+        from paperboy.embed.jobs import load_embeddings
+
+        loaded, _skipped = load_embeddings(store, demo_embeddings_path())
+        err.print(f"Loaded {loaded:,} precomputed demo embeddings.")
     c = report.counts
     table = Table(title="Import summary", show_header=False)
     table.add_row("records read", f"{report.records:,}")
@@ -150,6 +171,7 @@ def import_command(
         err.print(Text.assemble(label, str(problem)), highlight=False)
     if len(report.problems) > 20:
         err.print(f"... and {len(report.problems) - 20} more problems (see `paperboy status`).")
+    _after_ingest(settings, store, embed=embed)
     store.close()
     if report.problems:
         raise typer.Exit(1)
@@ -238,6 +260,7 @@ def fetch(
         err.print(Text.assemble(("invalid ", "bold red"), f"{raw}: {why}"), highlight=False)
     for problem in report.problems:
         err.print(Text.assemble(("skipped ", "yellow"), problem), highlight=False)
+    _after_ingest(settings, store)
     store.close()
     if report.missing or report.invalid:
         raise typer.Exit(1)
@@ -475,6 +498,7 @@ def harvest(
     err.print(report.message, highlight=False)
     for what, why in report.problems[:20]:
         err.print(Text.assemble(("skipped ", "yellow"), f"{what}: {why}"), highlight=False)
+    _after_ingest(settings, store)
     store.close()
     if report.problems:
         raise typer.Exit(1)
@@ -604,6 +628,10 @@ def announcements(
         err.print(Text.assemble(("failed ", "bold red"), f"{cat.category}: {cat.error}"))
     for problem in report.problems:
         err.print(Text.assemble(("skipped ", "yellow"), problem), highlight=False)
+    _after_ingest(settings, store)
     store.close()
     if report.failed or report.problems:
         raise typer.Exit(1)
+
+
+from paperboy import cli_search  # noqa: E402,F401  (registers embed, index, search)

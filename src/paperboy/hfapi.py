@@ -163,3 +163,29 @@ def paper_detail(paper: Paper, entries: Sequence[FeedEntry]) -> JsonDict:
         "numComments": (counted.num_comments or 0) if counted is not None else 0,
     }
     return result
+
+
+def search_item(paper: Paper, upvotes: int, comments: int, why: JsonDict | None = None) -> JsonDict:
+    """One element of ``/api/papers/search``: Hugging Face's shape (a paper nested in an item,
+    title and summary repeated on top), plus Paperboy's ``why`` (what the result matched)."""
+    nested: JsonDict = {
+        **_paper_core(paper),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": upvotes,
+        "discussionId": object_id(paper.id, "discussion"),
+        **_links(paper),
+    }
+    result: JsonDict = {
+        "paper": nested,
+        "publishedAt": hf_datetime(paper.published),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "thumbnail": None,
+        "numComments": comments,
+        "isAuthorParticipating": False,
+    }
+    result |= _links(paper)
+    if why is not None:
+        result["why"] = why
+    return result

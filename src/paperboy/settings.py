@@ -88,6 +88,53 @@ class Settings(BaseSettings):
         description="Longest 'Retry-After' from arXiv that is honoured; longer ones give up.",
     )
 
+    index_dir: Path | None = Field(
+        default=None,
+        description="Directory of the search indexes (derived data, rebuilt from the store "
+        "when missing). Default: '<database file>.index' beside an SQLite store.",
+    )
+    semantic_search: bool = Field(
+        default=True,
+        description="Rank by meaning too (sentence embeddings); off: keyword search only.",
+    )
+    embed_after_ingest: bool = Field(
+        default=True,
+        description="Embed new and changed papers after import, fetch, harvest and "
+        "announcements (what `paperboy embed` does).",
+    )
+    embed_batch_size: int = Field(
+        default=32, ge=1, le=1024, description="Texts per batch when embedding papers."
+    )
+    embed_max_tokens: int = Field(
+        default=256,
+        ge=16,
+        le=512,
+        description="Tokens of title and abstract the embedding model reads per paper.",
+    )
+    search_preload: bool = Field(
+        default=True,
+        description="Load the embedding model and the vector index when the server starts, "
+        "so the first search is not slow.",
+    )
+    search_rrf_k: float = Field(
+        default=60.0, gt=0, description="Reciprocal-rank fusion constant k of hybrid search."
+    )
+    search_keyword_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the keyword (BM25) ranking in hybrid search."
+    )
+    search_semantic_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the meaning (embedding) ranking in hybrid search."
+    )
+    search_depth: int = Field(
+        default=200, ge=10, le=5000, description="Candidates each ranking contributes to a search."
+    )
+    search_recency_boost: float = Field(
+        default=0.0, ge=0, description="Boost for recent papers in search results (0: off)."
+    )
+    search_popularity_boost: float = Field(
+        default=0.0, ge=0, description="Boost for upvoted papers in search results (0: off)."
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings once; explicit overrides (from CLI flags) win over the environment."""

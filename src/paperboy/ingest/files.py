@@ -38,6 +38,11 @@ def demo_data_path() -> Path:
     return Path(__file__).resolve().parents[1] / "demo" / "daily_papers.jsonl.gz"
 
 
+def demo_embeddings_path() -> Path:
+    """Vectors of the demo papers, made by ``paperboy embed --export`` (see scripts/)."""
+    return demo_data_path().with_name("embeddings-all-MiniLM-L6-v2.npz")
+
+
 def _feed_day_from_name(path: Path) -> date | None:
     """A Daily Papers response saved as ``YYYY-MM-DD.json`` is that day's feed."""
     stem = path.name.split(".")[0]

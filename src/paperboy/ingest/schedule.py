@@ -57,6 +57,7 @@ def harvest_job(settings: Settings) -> None:
     from paperboy.ingest.announce import fetch_announcements
     from paperboy.ingest.harvest import harvest
     from paperboy.ingest.http import ArxivHttp
+    from paperboy.search import refresh_search
     from paperboy.store import open_store
 
     store = open_store(settings.database_url)
@@ -73,6 +74,7 @@ def harvest_job(settings: Settings) -> None:
                 fetch_announcements(store, http, sets)
             except PaperboyError as exc:
                 log.error("announcements failed: %s", exc)
+        refresh_search(settings, store)
     finally:
         store.close()
 

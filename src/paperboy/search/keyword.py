@@ -2,32 +2,36 @@
 
 Fields ``title``, ``abstract`` and ``authors`` go through one analyzer: the ``en_stem`` chain
 (simple tokenizer, long-token removal, lowercase, English stemmer) plus ASCII folding, so
-"Transformers" finds "transformer" and "Timothée" finds "Timothee". User text is never handed
-to tantivy's query language as is: it is reduced to plain words and balanced quoted phrases,
-OR-ed together, with the title boosted over the abstract.
+"Transformers" finds "transformer" and "Timothée" finds "Timothee". ``categories`` holds each
+category lowercased plus its archive (``cs.cl`` and ``cs``) and ``day`` the publication date as
+a day ordinal, for filters.
+
+User text is never handed to tantivy's query language as is: ``paperboy.search.query`` parses it
+into words, phrases and filters, and this module builds the tantivy query from those parts: the
+free words OR-ed over the fields (title boosted over abstract), phrases, authors, categories and
+dates as required clauses, excluded words as prohibited ones.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import tantivy
-from sqlalchemy import select
 
-from paperboy.store.schema import papers
+from paperboy.models import Paper
+from paperboy.search.query import ParsedQuery, analyze_terms, parse_query
 
 ANALYZER = "en_stem_fold"
 FIELDS = ("title", "abstract", "authors")
-BOOSTS = {"title": 2.0, "abstract": 1.0, "authors": 1.0}
-MAX_QUERY_CHARS = 1000  # longer user text is cut, not refused
-MAX_QUERY_TERMS = 64
+BOOSTS: Mapping[str, float] = {"title": 2.0, "abstract": 1.0, "authors": 1.0}
+SCHEMA_VERSION = 2  # bump when fields change: an index of another version is rebuilt
 _WRITER_HEAP = 64_000_000
 _WORD = re.compile(r"\w+")
-_QUOTED = re.compile(r'"([^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,42 @@ class Scored:
     score: float
 
 
+class IndexDoc(NamedTuple):
+    """One document of the keyword index."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: str = ""  # names joined with ", "
+    categories: tuple[str, ...] = ()
+    day: int = 0  # date.toordinal() of publication, 0 when unknown
+
+
+def doc_from_paper(paper: Paper) -> IndexDoc:
+    return IndexDoc(
+        id=paper.id,
+        title=paper.title,
+        abstract=paper.abstract or "",
+        authors=", ".join(paper.authors),
+        categories=tuple(paper.categories),
+        day=paper.published.date().toordinal() if paper.published else 0,
+    )
+
+
+def category_terms(categories: Iterable[str]) -> list[str]:
+    """Index terms for categories: each lowercased, plus its archive (``cs.CL`` -> cs.cl, cs)."""
+    terms: dict[str, None] = {}
+    for cat in categories:
+        cat = cat.strip().lower()
+        if not cat or " " in cat:
+            continue  # ACM/MSC class strings that slipped into category lists
+        terms[cat] = None
+        terms[cat.split(".", 1)[0]] = None
+    return list(terms)
+
+
 def _analyzer() -> tantivy.TextAnalyzer:
+    # Must stay identical to paperboy.search.query's analyzer (used to build query terms).
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
@@ -52,6 +91,8 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     for name in FIELDS:
         builder.add_text_field(name, stored=False, tokenizer_name=ANALYZER)
+    builder.add_text_field("categories", stored=False, tokenizer_name="raw")
+    builder.add_integer_field("day", stored=False, indexed=True, fast=True)
     return builder.build()
 
 
@@ -60,44 +101,25 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
-def safe_query(text: str) -> str:
-    """User text as a tantivy query made only of bare words and quoted phrases of words.
-
-    Balanced ``"..."`` pairs stay phrases; every other character that is not part of a word
-    (``+ - : ( ) * ^ ~ [ ] { } \\`` and an unbalanced quote) is dropped. Empty when no words.
-    """
-    text = text[:MAX_QUERY_CHARS]
-    parts: list[str] = []
-    rest: list[str] = []
-    last = 0
-    for match in _QUOTED.finditer(text):
-        rest.append(text[last : match.start()])
-        words = _words(match.group(1))
-        if len(words) > 1:
-            parts.append('"' + " ".join(words) + '"')
-        else:
-            parts.extend(words)
-        last = match.end()
-    rest.append(text[last:])
-    parts.extend(w for chunk in rest for w in _words(chunk))
-    return " ".join(parts[:MAX_QUERY_TERMS])
-
-
 class KeywordIndex:
     """A tantivy index in a directory. One writer per index (tantivy holds a lock on it)."""
 
-    def __init__(self, index: tantivy.Index, path: Path) -> None:
+    def __init__(
+        self, index: tantivy.Index, path: Path, boosts: Mapping[str, float] | None = None
+    ) -> None:
         self.path = path
+        self.boosts = dict(BOOSTS if boosts is None else boosts)
         self._index = index
         self._index.register_tokenizer(ANALYZER, _analyzer())
+        self._schema = _schema()
         self._writer: Any = None
 
     @classmethod
-    def create(cls, path: str | Path) -> KeywordIndex:
+    def create(cls, path: str | Path, boosts: Mapping[str, float] | None = None) -> KeywordIndex:
         """A new, empty index in ``path`` (created if missing; an index already there is reused)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        return cls(tantivy.Index(_schema(), path=str(path), reuse=True), path)
+        return cls(tantivy.Index(_schema(), path=str(path), reuse=True), path, boosts)
 
     @classmethod
     def open(cls, path: str | Path) -> KeywordIndex:
@@ -115,23 +137,29 @@ class KeywordIndex:
 
     def _get_writer(self) -> Any:
         if self._writer is None:
-            self._writer = self._index.writer(heap_size=_WRITER_HEAP)
+            self._writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         return self._writer
 
-    def add(self, docs: Iterable[tuple[str, str, str, str]]) -> int:
-        """Add (doc_id, title, abstract, authors) rows, replacing any doc with the same id.
+    def add(self, docs: Iterable[IndexDoc | tuple[Any, ...]]) -> int:
+        """Add docs (``IndexDoc`` or a tuple in its field order), replacing any with the same id.
 
-        Visible to searches after ``commit()``. Returns how many rows were added.
+        Visible to searches after ``commit()``. Returns how many docs were added.
         """
         writer = self._get_writer()
         count = 0
-        for doc_id, title, abstract, authors in docs:
-            writer.delete_documents_by_term("id", doc_id)
-            writer.add_document(
-                tantivy.Document(
-                    id=doc_id, title=title or "", abstract=abstract or "", authors=authors or ""
-                )
+        for raw in docs:
+            doc = raw if isinstance(raw, IndexDoc) else IndexDoc(*raw)
+            writer.delete_documents_by_term("id", doc.id)
+            document = tantivy.Document(
+                id=doc.id,
+                title=doc.title or "",
+                abstract=doc.abstract or "",
+                authors=doc.authors or "",
+                day=int(doc.day),
             )
+            for term in category_terms(doc.categories):
+                document.add_text("categories", term)
+            writer.add_document(document)
             count += 1
         return count
 
@@ -144,6 +172,10 @@ class KeywordIndex:
             self._writer.commit()
         self._index.reload()
 
+    def reload(self) -> None:
+        """See commits made by other processes."""
+        self._index.reload()
+
     def close(self) -> None:
         """Release the writer (and its lock); uncommitted changes are dropped."""
         if self._writer is not None:
@@ -154,49 +186,116 @@ class KeywordIndex:
     def __len__(self) -> int:
         return int(self._index.searcher().num_docs)
 
-    def search(self, query: str, limit: int = 10) -> list[Scored]:
-        """The best ``limit`` docs for user text, by BM25 score, best first. Never raises on
-        query syntax: text with no words gives []."""
-        text = safe_query(query)
-        if not text or limit <= 0:
-            return []
+    # -- queries ----------------------------------------------------------------------------
+
+    def _field_terms(self, field: str, words: Iterable[str]) -> list[tantivy.Query]:
+        return [
+            tantivy.Query.term_query(self._schema, field, term)
+            for word in words
+            for term in analyze_terms(word)
+        ]
+
+    def _phrase(self, fields: Iterable[str], text: str) -> tantivy.Query | None:
+        terms = analyze_terms(text)
+        if not terms:
+            return None
+        per_field: list[tantivy.Query] = []
+        for field in fields:
+            if len(terms) == 1:
+                per_field.append(tantivy.Query.term_query(self._schema, field, terms[0]))
+            else:
+                per_field.append(tantivy.Query.phrase_query(self._schema, field, terms))
+        if len(per_field) == 1:
+            return per_field[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
+
+    def _text_query(self, words: Iterable[str]) -> tantivy.Query | None:
+        text = " ".join(w for word in words for w in _words(word))
+        if not text:
+            return None
+        fields = [f for f in FIELDS if self.boosts.get(f, 0) > 0]
         try:
-            parsed = self._index.parse_query(
-                text, default_field_names=list(FIELDS), field_boosts=BOOSTS
+            return self._index.parse_query(
+                text, default_field_names=fields, field_boosts=self.boosts
             )
         except ValueError:
-            parsed, _errors = self._index.parse_query_lenient(
-                text, default_field_names=list(FIELDS), field_boosts=BOOSTS
+            query, _errors = self._index.parse_query_lenient(
+                text, default_field_names=fields, field_boosts=self.boosts
             )
+            return query
+
+    def build_query(self, parsed: ParsedQuery) -> tantivy.Query | None:
+        """The tantivy query for a parsed user query; None when it asks for nothing."""
+        must: list[tantivy.Query] = []
+        should = self._text_query(parsed.words)
+        for phrase in parsed.phrases:
+            q = self._phrase(("title", "abstract", "authors"), phrase)
+            if q is not None:
+                must.append(q)
+        for author in parsed.authors:
+            q = self._phrase(("authors",), author)
+            if q is not None:
+                must.append(q)
+        wanted = [c.strip().lower() for c in parsed.categories if c.strip()]
+        if wanted:
+            clauses = [tantivy.Query.term_query(self._schema, "categories", c) for c in wanted]
+            must.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in clauses]))
+        if parsed.date_from is not None or parsed.date_to is not None:
+            low = parsed.date_from.toordinal() if parsed.date_from else 1
+            high = parsed.date_to.toordinal() if parsed.date_to else date.max.toordinal()
+            must.append(
+                tantivy.Query.range_query(self._schema, "day", tantivy.FieldType.Integer, low, high)
+            )
+        must_not: list[tantivy.Query] = []
+        for word in parsed.excluded:
+            q = self._phrase(("title", "abstract"), word)
+            if q is not None:
+                must_not.append(q)
+        if should is None and not must:
+            if not must_not:
+                return None
+            must.append(tantivy.Query.all_query())  # only exclusions: everything else
+        clauses: list[tuple[Any, tantivy.Query]] = []
+        if should is not None:
+            occur = tantivy.Occur.Should if must else tantivy.Occur.Must
+            clauses.append((occur, should))
+        clauses += [(tantivy.Occur.Must, q) for q in must]
+        clauses += [(tantivy.Occur.MustNot, q) for q in must_not]
+        if len(clauses) == 1 and clauses[0][0] == tantivy.Occur.Must:
+            return clauses[0][1]
+        return tantivy.Query.boolean_query(clauses)
+
+    def search_parsed(self, parsed: ParsedQuery, limit: int = 10) -> list[Scored]:
+        """The best ``limit`` docs for a parsed query, by BM25 score, best first."""
+        query = self.build_query(parsed)
+        if query is None or limit <= 0:
+            return []
         searcher = self._index.searcher()
-        result = searcher.search(parsed, limit=limit, count=False)
-        out = [
-            Scored(paper_id=searcher.doc(address)["id"][0], score=float(score))
-            for score, address in result.hits
-        ]
-        out.sort(key=lambda s: -s.score)
-        return out
-
-
-def build_from_store(store: Any, path: str | Path, batch: int = 1000) -> KeywordIndex:
-    """Index every paper in ``store`` (an SQLStore) into ``path``, reading in id-ordered batches
-    through SQLAlchemy Core on ``store.engine``. Returns the committed index (writer released)."""
-    index = KeywordIndex.create(path)
-    columns = (papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors)
-    last: str | None = None
-    with store.engine.connect() as conn:
-        while True:
-            stmt = select(*columns).order_by(papers.c.id).limit(batch)
-            if last is not None:
-                stmt = stmt.where(papers.c.id > last)
-            rows = conn.execute(stmt).all()
-            if not rows:
-                break
-            index.add(
-                (row.id, row.title, row.abstract or "", ", ".join(row.authors or ()))
-                for row in rows
+        if parsed.words or parsed.phrases:
+            result = searcher.search(query, limit=limit, count=False)
+            hits = [(float(score), address) for score, address in result.hits]
+            hits.sort(key=lambda h: -h[0])
+        else:  # filters only: newest first
+            result = searcher.search(
+                query, limit=limit, count=False, order_by_field="day", order=tantivy.Order.Desc
             )
-            last = rows[-1].id
-    index.commit()
-    index.close()
-    return index
+            hits = [(1.0, address) for _day, address in result.hits]
+        return [Scored(paper_id=searcher.doc(a)["id"][0], score=score) for score, a in hits]
+
+    def search(self, query: str, limit: int = 10) -> list[Scored]:
+        """The best ``limit`` docs for user text (see ``paperboy.search.query`` for the syntax).
+        Never raises on query syntax: text with no words or filters gives []."""
+        return self.search_parsed(parse_query(query), limit)
+
+    def restrict(self, parsed: ParsedQuery, ids: list[str]) -> set[str]:
+        """Which of ``ids`` match ``parsed`` (used with a words-free query: its filters)."""
+        query = self.build_query(parsed)
+        if query is None or not ids:
+            return set(ids)
+        among = tantivy.Query.term_set_query(self._schema, "id", ids)
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, among)]
+        )
+        searcher = self._index.searcher()
+        result = searcher.search(both, limit=len(ids), count=False)
+        return {searcher.doc(address)["id"][0] for _score, address in result.hits}

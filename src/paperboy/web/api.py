@@ -18,6 +18,7 @@ from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import PaperNotFound
 from paperboy.feed import Period, daily_feed, parse_period
 from paperboy.models import FeedItem
+from paperboy.search.service import Mode, SearchService, Why
 from paperboy.store.base import FeedSort, Store
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -115,6 +116,85 @@ def daily_papers(
     )
     # A ready response skips re-validating plain dicts that hfapi already shaped.
     return JSONResponse(hfapi.daily_papers(items))
+
+
+def why_json(why: Why) -> dict[str, Any]:
+    return {
+        "matched": why.matched,
+        "keywordRank": why.keyword_rank,
+        "semanticRank": why.semantic_rank,
+        "similarity": round(why.similarity, 4) if why.similarity is not None else None,
+        "summary": why.summary(),
+    }
+
+
+@router.get(
+    "/papers/search",
+    summary="Search papers",
+    response_description="Matching papers, best first, shaped like Hugging Face's "
+    "/api/papers/search items, each with a `why` object (Paperboy extension).",
+    responses=_BAD_REQUEST,
+    response_model=list[dict[str, Any]],
+)
+def search_papers(
+    request: Request,
+    q: Annotated[
+        str,
+        Query(
+            max_length=20_000,
+            description='Search text. Words are ranked by keyword and by meaning; "quoted '
+            'phrases" must appear; -word excludes; filters: author:name, cat:cs.CL, '
+            "since:2024-03, until:2025, year:2024.",
+            examples=["bias in language models"],
+        ),
+    ] = "",
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Papers to return, 1 to {MAX_LIMIT}.")
+    ] = 20,
+    p: Annotated[int, Query(ge=0, description="Page number, 0-based.")] = 0,
+    mode: Annotated[
+        Mode, Query(description="hybrid (default), keyword or semantic ranking.")
+    ] = "hybrid",
+) -> JSONResponse:
+    """Hybrid keyword and semantic search. An empty query gives an empty list."""
+    service: SearchService = request.app.state.search
+    results = service.search(q, mode=mode, page=p + 1, per_page=limit)
+    body = [
+        hfapi.search_item(hit.paper, hit.upvotes, hit.comments, why_json(hit.why))
+        for hit in results.hits
+    ]
+    headers = {"X-Total-Count": str(results.total)}
+    if results.notes:
+        headers["X-Search-Notes"] = " | ".join(results.notes).encode("ascii", "replace").decode()
+    return JSONResponse(body, headers=headers)
+
+
+@router.get(
+    "/papers/{arxiv_id:path}/similar",
+    summary="Similar papers",
+    response_description="The nearest papers in meaning, most similar first.",
+    response_model=list[dict[str, Any]],
+    responses={
+        **_BAD_REQUEST,
+        404: {"model": ApiError, "description": "No paper with that id in this Paperboy."},
+    },
+)
+def similar_papers(
+    request: Request,
+    arxiv_id: Annotated[str, Path(description="arXiv id.", examples=["2405.15738"])],
+    limit: Annotated[int, Query(ge=1, le=50, description="Papers to return, 1 to 50.")] = 10,
+) -> JSONResponse:
+    """Papers nearest in meaning to this one, each with its similarity and shared words."""
+    canonical = parse_arxiv_id(arxiv_id).canonical
+    service: SearchService = request.app.state.search
+    found = service.similar(canonical, limit)
+    counts = request.app.state.store.vote_counts([s.paper.id for s in found])
+    body = []
+    for item in found:
+        votes, comments = counts.get(item.paper.id, (0, 0))
+        why = {"similarity": round(item.similarity, 4), "sharedTerms": item.shared}
+        body.append(hfapi.search_item(item.paper, votes, comments, why))
+    return JSONResponse(body)
 
 
 # Declare any fixed /api/papers/... route (such as /api/papers/search) above this one: the path

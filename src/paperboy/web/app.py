@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from paperboy import __version__
+from paperboy.search import open_search
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
 from paperboy.web.cache import ResponseCache
@@ -56,6 +58,9 @@ def create_app(
     app.state.settings = settings
     app.state.store = store or open_store(settings.database_url)
     app.state.today = today or (lambda: datetime.now(zone).date())
+    app.state.search = open_search(settings, app.state.store)
+    if settings.search_preload:
+        threading.Thread(target=app.state.search.warm, name="search-warm", daemon=True).start()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -10,15 +10,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
-from paperboy.errors import PaperNotFound
+from paperboy.errors import InvalidArxivId, PaperNotFound
 from paperboy.feed import FeedView, Period, daily_feed, parse_period, period_of
+from paperboy.search.highlight import highlight
+from paperboy.search.service import MODES, Mode, SearchService
 from paperboy.store.base import Store
 from paperboy.web.templating import templates
 
@@ -70,6 +72,7 @@ def site_context(request: Request) -> dict[str, Any]:
 
 templates.env.filters["http_url"] = http_url
 templates.env.filters["paragraphs"] = paragraphs
+templates.env.filters["highlight"] = highlight
 if site_context not in templates.context_processors:
     templates.context_processors.append(site_context)
 
@@ -178,6 +181,7 @@ def paper(request: Request, arxiv_id: str) -> Response:
     if found is None:
         raise PaperNotFound(f"No paper {parsed.canonical} in this radar yet.")
     entries = store.feed_entries_for(parsed.canonical)
+    service: SearchService = request.app.state.search
     return _render(
         request,
         "paper.html",
@@ -186,6 +190,74 @@ def paper(request: Request, arxiv_id: str) -> Response:
             "arxiv": parsed,
             "entries": entries,
             "bibtex": bibtex(found),
+            "similar": service.similar(parsed.canonical, 8),
             "day_link": lambda day: f"/papers?{period_of('day', day).query()}",
+        },
+    )
+
+
+_FILTER_KEYS = ("cat", "author", "since", "until")
+
+
+def _quoted(value: str) -> str:
+    value = value.replace('"', " ").strip()
+    return f'"{value}"' if " " in value else value
+
+
+def _search_text(q: str, filters: dict[str, str]) -> str:
+    """The form's box and filter fields as one query in the search syntax."""
+    parts = [q.strip()]
+    for key in _FILTER_KEYS:
+        value = filters.get(key, "").strip()
+        if value:
+            parts.append(f"{key}:{_quoted(value)}")
+    return " ".join(p for p in parts if p)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(
+    request: Request,
+    q: str = Query("", max_length=20_000),
+    mode: str = "hybrid",
+    cat: str = Query("", max_length=200),
+    author: str = Query("", max_length=200),
+    since: str = Query("", max_length=20),
+    until: str = Query("", max_length=20),
+    page: int = Query(1, ge=1, le=1000),
+) -> Response:
+    """Search results with highlights, reasons, filters and pages. An arXiv id opens the paper."""
+    filters = {"cat": cat, "author": author, "since": since, "until": until}
+    stripped = q.strip()
+    if stripped and not any(filters.values()) and len(stripped) < 200:
+        try:
+            ref = parse_arxiv_id(stripped)
+        except InvalidArxivId:
+            ref = None
+        if ref is not None and _store(request).get_paper(ref.canonical) is not None:
+            return RedirectResponse(f"/papers/{ref.canonical}", status_code=303)
+    chosen: Mode = mode if mode in MODES else "hybrid"  # type: ignore[assignment]
+    text = _search_text(q, filters)
+    service: SearchService = request.app.state.search
+    results = service.search(text, mode=chosen, page=page, per_page=20)
+    params = {"q": q, "mode": chosen, **{k: v for k, v in filters.items() if v}}
+
+    def page_href(n: int) -> str:
+        return "/search?" + urlencode({**params, "page": n} if n > 1 else params)
+
+    pages = [NavLink(str(n), page_href(n), n == page) for n in range(1, results.pages + 1)]
+    return _render(
+        request,
+        "search.html",
+        {
+            "q": q,
+            "mode": chosen,
+            "modes": MODES,
+            "filters": filters,
+            "results": results,
+            "terms": results.terms,
+            "pages": pages if len(pages) > 1 else [],
+            "previous_page": page_href(page - 1) if page > 1 else None,
+            "next_page": page_href(page + 1) if page < results.pages else None,
+            "first_rank": (page - 1) * 20 + 1,
         },
     )

@@ -1,0 +1,188 @@
+"""The search indexes beside the store: incremental catch-up, crash safety, rebuilds.
+
+Vectors here are seeded random unit vectors written through the store's own API, so these
+tests exercise the index plumbing without the embedding model (tests/test_search.py uses it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from demo import demo_record, demo_rows
+from paperboy.search.index import SearchIndex, decode_vector, encode_vector
+from paperboy.search.keyword import KeywordIndex
+from paperboy.store import SQLStore
+
+MODEL = "test-model"
+
+
+def _vectors(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    m = rng.standard_normal((n, 384)).astype(np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def _fill(store: SQLStore, n: int = 40) -> list[str]:
+    rows = list(demo_rows()[:n])
+    store.upsert([demo_record(row) for row in rows])
+    return [row["id"] for row in rows]
+
+
+def _embed(store: SQLStore, ids: list[str], seed: int = 0) -> np.ndarray:
+    vectors = _vectors(len(ids), seed)
+    seqs = store.change_seqs(ids)
+    store.save_embeddings(
+        MODEL,
+        [
+            (pid, seqs[pid], f"h{seed}", encode_vector(v))
+            for pid, v in zip(ids, vectors, strict=True)
+        ],
+    )
+    return vectors
+
+
+@pytest.fixture
+def index(store: SQLStore, tmp_path: Path) -> SearchIndex:
+    return SearchIndex(store, tmp_path / "idx", MODEL)
+
+
+def test_sync_indexes_every_paper_then_only_changes(store: SQLStore, index: SearchIndex) -> None:
+    ids = _fill(store)
+    report = index.sync()
+    assert report.keyword_docs == len(ids)
+    assert len(index.keyword) == len(ids)
+    assert index.sync().keyword_docs == 0  # nothing changed
+
+    paper = store.get_paper(ids[3])
+    assert paper is not None
+    store.upsert([demo_record(demo_rows()[3], title="Zyxwvut retitled paper", version=99)])
+    assert index.sync().keyword_docs == 1
+    assert [h.paper_id for h in index.keyword.search("zyxwvut")] == [ids[3]]
+    assert len(index.keyword) == len(ids)  # replaced, not added twice
+
+
+def test_vectors_catch_up_and_replace(store: SQLStore, index: SearchIndex) -> None:
+    ids = _fill(store, 20)
+    first = _embed(store, ids[:10], seed=1)
+    index.sync()
+    assert len(index.vectors) == 10
+    best = index.vectors.search(first[4], 1)
+    assert best[0][0] == ids[4] and best[0][1] == pytest.approx(1.0, abs=1e-2)
+
+    _embed(store, ids[10:], seed=2)
+    second = _embed(store, ids[:1], seed=3)  # a changed paper's vector replaces the old one
+    index.refresh(min_interval=0)
+    assert len(index.vectors) == 20
+    assert index.vectors.search(second[0], 1)[0][0] == ids[0]
+    assert float(index.vectors.scores(first[0], [ids[0]])[ids[0]]) < 0.5
+
+
+def test_vector_snapshot_loads_then_catches_up(
+    store: SQLStore, index: SearchIndex, tmp_path: Path
+) -> None:
+    ids = _fill(store, 12)
+    _embed(store, ids[:6], seed=1)
+    index.sync()  # writes the snapshot
+    snapshot = index.directory / f"vectors-{MODEL}.bin"
+    assert snapshot.exists()
+    later = _embed(store, ids[6:], seed=2)
+    again = SearchIndex(store, tmp_path / "idx", MODEL)
+    assert len(again.vectors) == 12
+    assert again.vectors.search(later[2], 1)[0][0] == ids[8]
+
+
+def test_truncated_vector_snapshot_is_rebuilt_from_the_store(
+    store: SQLStore, index: SearchIndex, tmp_path: Path
+) -> None:
+    ids = _fill(store, 8)
+    vectors = _embed(store, ids)
+    index.sync()
+    snapshot = index.directory / f"vectors-{MODEL}.bin"
+    snapshot.write_bytes(snapshot.read_bytes()[: snapshot.stat().st_size // 2])
+    again = SearchIndex(store, tmp_path / "idx", MODEL)
+    assert len(again.vectors) == 8
+    assert again.vectors.search(vectors[5], 1)[0][0] == ids[5]
+
+
+def test_crash_between_commit_and_progress_record_redoes_safely(
+    store: SQLStore, index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _fill(store, 30)
+    import paperboy.search.index as module
+
+    def crash(*_args: object) -> None:
+        raise OSError("disk full while writing the progress record")
+
+    monkeypatch.setattr(module, "_write_json", crash)
+    with pytest.raises(OSError):
+        index.sync()
+    monkeypatch.undo()
+    fresh = SearchIndex(store, index.directory, MODEL)
+    fresh.sync()
+    assert len(fresh.keyword) == len(ids)
+    title_word = "matryoshka"
+    hits = [h.paper_id for h in fresh.keyword.search(title_word, 50)]
+    assert len(hits) == len(set(hits))
+
+
+def test_unreadable_progress_record_rebuilds(store: SQLStore, index: SearchIndex) -> None:
+    ids = _fill(store, 10)
+    index.sync()
+    index.close()
+    (index.directory / "keyword.json").write_text("{not json")
+    again = SearchIndex(store, index.directory, MODEL)
+    assert again.sync().keyword_docs == len(ids)
+    assert len(again.keyword) == len(ids)
+
+
+def test_other_schema_version_rebuilds(store: SQLStore, index: SearchIndex) -> None:
+    ids = _fill(store, 10)
+    index.sync()
+    index.close()
+    meta = index.directory / "keyword.json"
+    data = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**data, "schema": -1}))
+    again = SearchIndex(store, index.directory, MODEL)
+    assert again.sync().keyword_docs == len(ids)
+
+
+def test_busy_writer_is_reported_not_raised(store: SQLStore, index: SearchIndex) -> None:
+    _fill(store, 5)
+    index.sync()
+    holder = KeywordIndex.open(index.directory / "keyword")
+    holder.add(())  # takes the writer lock, as another process would
+    try:
+        store.upsert([demo_record(demo_rows()[5])])
+        other = SearchIndex(store, index.directory, MODEL)
+        assert other.sync().keyword_busy
+    finally:
+        holder.close()
+
+
+def test_refresh_sees_papers_written_later(store: SQLStore, index: SearchIndex) -> None:
+    _fill(store, 5)
+    index.sync()
+    row = demo_rows()[7]
+    store.upsert([demo_record(row)])
+    index.refresh(min_interval=0)
+    assert row["id"] in [h.paper_id for h in index.keyword.search(row["title"], 3)]
+
+
+def test_vector_codec_roundtrip() -> None:
+    v = _vectors(1)[0]
+    assert np.allclose(decode_vector(encode_vector(v)), v, atol=1e-3)
+
+
+def test_withdrawn_and_filters(store: SQLStore, index: SearchIndex) -> None:
+    ids = _fill(store, 10)
+    paper = store.get_paper(ids[0])
+    assert paper is not None
+    store.upsert([demo_record(demo_rows()[0], categories=("cs.CL", "cs.AI"), version=98)])
+    index.sync()
+    assert ids[0] in [h.paper_id for h in index.keyword.search("cat:cs.CL", 20)]
+    assert ids[0] in [h.paper_id for h in index.keyword.search("cat:cs", 20)]
+    assert ids[0] not in [h.paper_id for h in index.keyword.search("cat:math", 20)]
