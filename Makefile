@@ -52,9 +52,14 @@ format: install
 	$(BIN)/ruff check --fix src tests bench scripts
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/harvest_bench.py
+	$(BIN)/python bench/embed_bench.py
+	$(BIN)/python bench/vector_bench.py
+	$(BIN)/python bench/eval_search.py
+	$(BIN)/python bench/search_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info src/*.egg-info .pytest_cache .ruff_cache
