@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 import tempfile
 import time
@@ -35,13 +36,20 @@ from _common import ROOT, emit, shared_file  # noqa: E402
 from paperboy.embed.model import load_embedder  # noqa: E402
 from paperboy.embed.text import paper_text  # noqa: E402
 from paperboy.search.evaluate import Corpus, evaluate, load_beir  # noqa: E402
-from paperboy.search.keyword import KeywordIndex  # noqa: E402
+from paperboy.search.keyword import BOOSTS, KeywordIndex  # noqa: E402
 from paperboy.search.query import parse_query  # noqa: E402
 from paperboy.search.service import FusionParams, rrf  # noqa: E402
 
 COLLECTIONS = ("cisi", "cacm")
 DEPTH = 200
 Ranker = Callable[[str], list[str]]
+_SYNTAX = re.compile(r'["\u201c\u201d:]|(?:^|\s)-')
+
+
+def prose(text: str) -> str:
+    """A collection's query as plain text: its quotes, colons and leading dashes are prose (CACM
+    queries quote the titles of papers they cite), not Paperboy's query syntax."""
+    return _SYNTAX.sub(" ", text)
 
 
 def arxiv_sanity_ranker(corpus: Corpus, limit: int = 100) -> Ranker:
@@ -93,8 +101,11 @@ def doc_vectors(name: str, corpus: Corpus, max_tokens: int) -> tuple[list[str], 
 class Legs:
     """The two ranked lists of every query, computed once, fused many times."""
 
-    def __init__(self, name: str, corpus: Corpus, tmp: Path, max_tokens: int) -> None:
-        self.index = KeywordIndex.create(tmp / "keyword")
+    def __init__(
+        self, name: str, corpus: Corpus, tmp: Path, max_tokens: int, title: float | None
+    ) -> None:
+        boosts = None if title is None else {**BOOSTS, "title": title}
+        self.index = KeywordIndex.create(tmp / "keyword", boosts=boosts)
         self.index.add((i, d["title"], d["text"], "") for i, d in corpus.items())
         self.index.commit()
         self.index.close()
@@ -156,14 +167,16 @@ def report(name: str, method: str, result: dict[str, float], **extra: object) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tune", action="store_true", help="grid-search the fusion too")
+    parser.add_argument("--title-boost", type=float, default=None, help="override the title boost")
     parser.add_argument("--max-tokens", type=int, default=256)
     args = parser.parse_args()
     defaults = FusionParams()
     grid: dict[tuple[float, float], dict[str, float]] = {}
     for name in COLLECTIONS:
         corpus, queries, qrels = load_beir(shared_file(f"eval/{name}"))
+        queries = {qid: prose(text) for qid, text in queries.items()}
         with tempfile.TemporaryDirectory(prefix=f"paperboy-eval-{name}-") as tmp:
-            legs = Legs(name, corpus, Path(tmp), args.max_tokens)
+            legs = Legs(name, corpus, Path(tmp), args.max_tokens, args.title_boost)
             scores = {
                 "bm25_plain": evaluate(legs.bm25_plain, queries, qrels),
                 "arxiv_sanity": evaluate(arxiv_sanity_ranker(corpus), queries, qrels),

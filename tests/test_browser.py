@@ -111,3 +111,45 @@ def test_feed_navigation_and_katex(store: SQLStore, live_server: object, browser
 
     assert outside == [], f"requests left the machine: {outside}"
     assert page_errors == [], page_errors
+
+
+def test_search_from_the_header_box(store: SQLStore, live_server: object, browser: object) -> None:
+    from paperboy.embed.jobs import load_embeddings
+    from paperboy.ingest import demo_embeddings_path
+
+    store.upsert([demo_record(row) for row in demo_rows()[:600]])
+    load_embeddings(store, demo_embeddings_path())
+    base = live_server.url  # type: ignore[attr-defined]
+    context = browser.new_context(java_script_enabled=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        page.goto(f"{base}/", wait_until="load")
+        page.locator("header form.search input[name=q]").fill("video generation")
+        page.locator("header form.search button").click()
+        page.wait_for_url("**/search?q=video+generation*")
+        results = page.locator("li.result")
+        assert results.count() == 20
+        assert page.locator("li.result mark").count() > 0
+        assert "Why:" in results.first.inner_text()
+        page.screenshot(path=str(Path(os.environ.get("PAPERBOY_SCREENSHOTS", "/tmp")) / "search.png"))
+
+        page.locator("nav.pager a[rel=next]").click()
+        page.wait_for_url("**page=2*")
+        assert page.locator("ol.results").get_attribute("start") == "21"
+
+        page.locator("details.search-filters summary").click()
+        page.locator("input[name=since]").fill("2099")
+        page.locator("form.search-form button[type=submit]").click()
+        page.wait_for_url("**since=2099*")
+        assert "No papers match" in page.locator("main").inner_text()
+
+        first = demo_rows()[0]
+        page.locator("header form.search input[name=q]").fill(f"arXiv:{first['id']}")
+        page.locator("header form.search button").click()
+        page.wait_for_url(f"**/papers/{first['id']}")
+        assert page.locator("section.similar li").count() > 0
+    finally:
+        context.close()
+    assert page_errors == [], page_errors

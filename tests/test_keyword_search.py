@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from conftest import shared_path
@@ -259,3 +261,18 @@ def test_filters(filtered: KeywordIndex, query: str, expected: set[str]) -> None
 
 def test_filter_only_queries_list_newest_first(filtered: KeywordIndex) -> None:
     assert _ids(filtered.search("cat:cs")) == ["b", "a", "c"]
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list('abc xyz"-:*()^~[]{}\\+NEARANDOR注意力🙂é.,/'))
+        | st.characters(),
+        max_size=200,
+    )
+)
+def test_any_text_is_a_safe_query(filtered: KeywordIndex, text: str) -> None:
+    hits = filtered.search(text, limit=5)
+    assert all(h.paper_id in {"a", "b", "c"} for h in hits)

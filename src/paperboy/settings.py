@@ -117,13 +117,13 @@ class Settings(BaseSettings):
         "so the first search is not slow.",
     )
     search_rrf_k: float = Field(
-        default=60.0, gt=0, description="Reciprocal-rank fusion constant k of hybrid search."
+        default=30.0, gt=0, description="Reciprocal-rank fusion constant k of hybrid search."
     )
     search_keyword_weight: float = Field(
         default=1.0, ge=0, description="Weight of the keyword (BM25) ranking in hybrid search."
     )
     search_semantic_weight: float = Field(
-        default=1.0, ge=0, description="Weight of the meaning (embedding) ranking in hybrid search."
+        default=2.0, ge=0, description="Weight of the meaning (embedding) ranking in hybrid search."
     )
     search_depth: int = Field(
         default=200, ge=10, le=5000, description="Candidates each ranking contributes to a search."

@@ -52,9 +52,9 @@ class QueryEncoder(Protocol):
 class FusionParams:
     """How the two legs are combined. Defaults come from tuning on CISI and CACM."""
 
-    k: float = 60.0
+    k: float = 30.0
     keyword_weight: float = 1.0
-    semantic_weight: float = 1.0
+    semantic_weight: float = 2.0
     depth: int = 200  # candidates taken from each leg
     recency: float = 0.0  # boost for new papers (0: off)
     popularity: float = 0.0  # boost for upvoted papers (0: off)
