@@ -133,7 +133,8 @@ def test_search_from_the_header_box(store: SQLStore, live_server: object, browse
         assert results.count() == 20
         assert page.locator("li.result mark").count() > 0
         assert "Why:" in results.first.inner_text()
-        page.screenshot(path=str(Path(os.environ.get("PAPERBOY_SCREENSHOTS", "/tmp")) / "search.png"))
+        shots = Path(os.environ.get("PAPERBOY_SCREENSHOTS", "/tmp"))
+        page.screenshot(path=str(shots / "search.png"))
 
         page.locator("nav.pager a[rel=next]").click()
         page.wait_for_url("**page=2*")
