@@ -40,6 +40,7 @@ from _common import emit, shared_file, summary_ms  # noqa: E402
 from paperboy.models import Paper, Record  # noqa: E402
 from paperboy.search import open_search  # noqa: E402
 from paperboy.search.index import encode_vector  # noqa: E402
+from paperboy.search.query import parse_query  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
 from paperboy.store import open_store  # noqa: E402
 
@@ -184,6 +185,7 @@ def run_size(
     after = ""
     total = 0
     all_vectors: list[np.ndarray] = []
+    matrix_ids: list[str] = []
     while True:
         rows = store.papers_to_embed(MODEL, after_id=after, limit=5000)
         if not rows:
@@ -191,6 +193,7 @@ def run_size(
         after = rows[-1][1].id
         vectors = clustered_vectors(len(rows), nrng, centers)
         all_vectors.append(vectors)
+        matrix_ids.extend(p.id for _seq, p, _h in rows)
         store.save_embeddings(
             MODEL,
             [
@@ -204,7 +207,8 @@ def run_size(
 
     settings = Settings(database_url=url, search_preload=False)
     service = open_search(settings, store)
-    service._encoder = FixedEncoder(qvecs)  # noqa: SLF001 - timings without model inference
+    by_text = {parse_query(q).semantic_text: v for q, v in qvecs.items()}
+    service._encoder = FixedEncoder(by_text)  # noqa: SLF001 - timings without model inference
     rss_before = rss_mb()
     started = time.perf_counter()
     service.index.sync()
@@ -231,6 +235,24 @@ def run_size(
         scan.append(time.perf_counter() - t)
     baseline = summary_ms(scan)
     emit(bench="search", size=size, method="baseline_exact_f32_scan", **baseline)
+
+    # Recall of the vector leg as the service calls it (top-``depth``), against the exact scan.
+    vectors = service.index.vectors
+    found = 0
+    for text in queries[:100]:
+        scores = matrix @ qvecs[text]
+        truth = {matrix_ids[i] for i in np.argpartition(-scores, 10)[:10]}
+        got = {pid for pid, _ in vectors.search(qvecs[text], service.params.depth)[:10]}
+        found += len(truth & got)
+    emit(
+        bench="search",
+        size=size,
+        method="vector_leg_recall_at_10",
+        queries=100,
+        recall=round(found / 1000, 4),
+        hnsw=vectors.uses_hnsw,
+        depth=service.params.depth,
+    )
 
     for text in queries[:20]:  # warm up
         service.search(text)
@@ -291,7 +313,6 @@ def main() -> None:
     queries = make_queries(args.queries, rng)
 
     from paperboy.embed.model import load_embedder
-    from paperboy.search.query import parse_query
 
     encoder = load_embedder()
     texts = [parse_query(q).semantic_text or q for q in queries]

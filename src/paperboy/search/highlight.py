@@ -39,10 +39,26 @@ def _as_set(terms: Collection[str]) -> Collection[str]:
     return terms if isinstance(terms, set | frozenset) else frozenset(terms)
 
 
+@lru_cache(maxsize=256)
+def _prefixes(terms: frozenset[str]) -> frozenset[str]:
+    return frozenset(term[:2] for term in terms)
+
+
 def _spans(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
     if not terms or not text:
         return []
-    return [m.span() for m in TOKEN_RE.finditer(text) if _matches(m.group(), terms)]
+    frozen = terms if isinstance(terms, frozenset) else frozenset(terms)
+    prefixes = _prefixes(frozen)
+    spans: list[tuple[int, int]] = []
+    for match in TOKEN_RE.finditer(text):
+        word = match.group().lower()
+        # Fast path: an ASCII letters-and-digits word keeps its first two letters through
+        # lowercasing, folding and English stemming, so most words are ruled out here.
+        if word.isascii() and word.isalnum() and word[:2] not in prefixes:
+            continue
+        if any(term in frozen for term in _terms_of(word)):
+            spans.append(match.span())
+    return spans
 
 
 def _word_char(char: str) -> bool:
