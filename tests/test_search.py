@@ -249,3 +249,27 @@ def test_cli_search(search_settings: Settings) -> None:
         cli_app, ["search", "x", "--mode", "magic", "--database-url", search_settings.database_url]
     )
     assert bad.exit_code == 2
+
+
+def test_boosts_are_off_by_default_and_reorder_when_on(service: SearchService) -> None:
+    from dataclasses import replace
+
+    assert service.params.recency == 0 and service.params.popularity == 0
+    plain = service.search("language models", per_page=20)
+    recent = service.search(
+        "language models", per_page=20, params=replace(service.params, recency=5.0)
+    )
+    popular = service.search(
+        "language models", per_page=20, params=replace(service.params, popularity=5.0)
+    )
+
+    def mean_year(results: object) -> float:
+        years = [h.paper.published.year for h in results.hits[:10]]  # type: ignore[attr-defined]
+        return sum(years) / len(years)
+
+    def mean_votes(results: object) -> float:
+        return sum(h.upvotes for h in results.hits[:10]) / 10  # type: ignore[attr-defined]
+
+    assert mean_year(recent) > mean_year(plain)
+    assert mean_votes(popular) > mean_votes(plain)
+    assert _ids(plain) != _ids(recent)
