@@ -186,3 +186,24 @@ def test_withdrawn_and_filters(store: SQLStore, index: SearchIndex) -> None:
     assert ids[0] in [h.paper_id for h in index.keyword.search("cat:cs.CL", 20)]
     assert ids[0] in [h.paper_id for h in index.keyword.search("cat:cs", 20)]
     assert ids[0] not in [h.paper_id for h in index.keyword.search("cat:math", 20)]
+
+
+def test_import_command_updates_the_index(settings: object, tmp_path: Path) -> None:
+    import gzip
+
+    from typer.testing import CliRunner
+
+    from paperboy.cli import app
+    from paperboy.ingest import demo_data_path
+
+    source = tmp_path / "few.jsonl"
+    with gzip.open(demo_data_path(), "rt", encoding="utf-8") as fh:
+        source.write_text("".join(line for _, line in zip(range(15), fh, strict=False)))
+    url = settings.database_url  # type: ignore[attr-defined]
+    result = CliRunner().invoke(app, ["import", str(source), "--no-embed", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "15 papers indexed" in result.output
+    index = KeywordIndex.open(Path(url.removeprefix("sqlite:///") + ".index") / "keyword")
+    assert len(index) == 15
+    row = demo_rows()[4]
+    assert row["id"] in [h.paper_id for h in index.search(row["title"], 3)]
