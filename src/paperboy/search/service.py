@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("hybrid", "keyword", "semantic")
-FILTER_POOL = 3000  # filtered papers ranked exactly when few near neighbours pass the filters
+FILTER_MIN = 20  # fewer near neighbours than this pass the filters: rank the filtered set exactly
+FILTER_POOL = 2000  # the newest papers of that filtered set that get ranked
 
 # Words too common to explain a match ("why: matched 'the'" explains nothing).
 STOPWORDS = frozenset(
@@ -193,7 +194,7 @@ class SearchService:
         pool = [pid for pid, _ in vectors.search(vector, depth * 2)]
         allowed = self.index.keyword.restrict(replace(parsed, words=()), pool)
         ranked = [pid for pid in pool if pid in allowed][:depth]
-        if len(ranked) < depth // 2:
+        if len(ranked) < min(depth, FILTER_MIN):
             # Few near neighbours pass the filters: rank the newest filtered papers exactly.
             filtered = self.index.keyword.search_parsed(replace(parsed, words=()), FILTER_POOL)
             ids = [hit.paper_id for hit in filtered]
