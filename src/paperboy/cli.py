@@ -326,7 +326,8 @@ def stats(
     if by not in ("day", "month"):
         err.print(f"[red]--by must be 'day' or 'month', got {by!r}[/]")
         raise typer.Exit(2)
-    store = _open(_settings(database_url))
+    settings = _settings(database_url)
+    store = _open(settings)
     counts = store.feed_counts(by)  # type: ignore[arg-type]
     shown = counts[-last:] if last else counts
     table = Table(title=f"Daily feed by {by}")
@@ -342,6 +343,14 @@ def stats(
     out.print(f"Feed entries: {store.count_feed_entries():,}")
     out.print(f"Store: {store.engine.url.render_as_string(hide_password=True)}")
     out.print(f"Size on disk: {_human(store.size_bytes())}")
+    from paperboy.embed.model import MODEL_NAME
+    from paperboy.search import index_dir
+
+    embedded = store.count_embeddings(MODEL_NAME)
+    out.print(f"Embedded for search by meaning: {embedded:,} of {store.count_papers():,}")
+    if embedded < store.count_papers():
+        out.print("  (run `paperboy embed` to embed the rest)")
+    out.print(f"Search indexes: {index_dir(settings)}")
     store.close()
 
 
