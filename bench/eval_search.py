@@ -41,7 +41,7 @@ from paperboy.search.query import parse_query  # noqa: E402
 from paperboy.search.service import FusionParams, rrf  # noqa: E402
 
 COLLECTIONS = ("cisi", "cacm")
-DEPTH = 200
+DEPTH = FusionParams().depth  # candidates per leg, as the service takes them
 Ranker = Callable[[str], list[str]]
 _SYNTAX = re.compile(r'["\u201c\u201d:]|(?:^|\s)-')
 

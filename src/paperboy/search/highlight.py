@@ -8,6 +8,7 @@ everything but the ``<mark>`` tags is HTML-escaped.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from functools import lru_cache
@@ -44,19 +45,34 @@ def _prefixes(terms: frozenset[str]) -> frozenset[str]:
     return frozenset(term[:2] for term in terms)
 
 
+@lru_cache(maxsize=256)
+def _candidates(prefixes: frozenset[str]) -> re.Pattern[str]:
+    """Where a matching word can start in ASCII text: a word start with one of the prefixes."""
+    alternatives = "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})", re.IGNORECASE)
+
+
 def _spans(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
     if not terms or not text:
         return []
     frozen = terms if isinstance(terms, frozenset) else frozenset(terms)
-    prefixes = _prefixes(frozen)
     spans: list[tuple[int, int]] = []
+    if text.isascii():
+        # An ASCII word keeps its first two letters through lowercasing, folding and English
+        # stemming, so only words starting like a term are analyzed (most words never are).
+        end = 0
+        for start in _candidates(_prefixes(frozen)).finditer(text):
+            if start.start() < end:
+                continue
+            token = TOKEN_RE.match(text, start.start())
+            if token is None:
+                continue
+            end = token.end()
+            if any(term in frozen for term in _terms_of(token.group().lower())):
+                spans.append(token.span())
+        return spans
     for match in TOKEN_RE.finditer(text):
-        word = match.group().lower()
-        # Fast path: an ASCII letters-and-digits word keeps its first two letters through
-        # lowercasing, folding and English stemming, so most words are ruled out here.
-        if word.isascii() and word.isalnum() and word[:2] not in prefixes:
-            continue
-        if any(term in frozen for term in _terms_of(word)):
+        if any(term in frozen for term in _terms_of(match.group().lower())):
             spans.append(match.span())
     return spans
 
