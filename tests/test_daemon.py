@@ -63,8 +63,8 @@ def test_daemon_runs_the_harvest_and_status_reports_it(replay: ArxivReplay, tmp_
             pytest.fail("the daemon did not finish its first harvest in time")
         assert daemon.poll() is None, "the daemon keeps running for the next scheduled run"
     finally:
-        daemon.send_signal(signal.SIGINT)
-        daemon.wait(timeout=20)
+        daemon.send_signal(signal.SIGINT)  # it finishes the job in hand (the index update)
+        daemon.wait(timeout=60)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM papers").fetchone() == (387,)
     # the harvest is followed by the day's announcements (no feed recorded for 'cs' here)
