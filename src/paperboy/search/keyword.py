@@ -32,6 +32,15 @@ FIELDS = ("title", "abstract", "authors")
 # on their long prose queries (2.0 lost 0.01-0.02 nDCG@10); 1.5 keeps most of that while a
 # title match still counts for more on the short queries people type.
 BOOSTS: Mapping[str, float] = {"title": 1.5, "abstract": 1.0, "authors": 1.0}
+# Words too common to rank by or to explain a match with. Free words of a query drop them (unless
+# nothing else is left): at a million papers "how do ... methods compare on benchmarks" spends
+# most of its time walking the postings of "how", "do" and "on". Phrases keep every word.
+STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could did do does for from had has have how i "
+    "if in into is it its me my no not of on or our such than that the their then there these "
+    "they this to using via was we were what when where which while who why will with would "
+    "you your".split()
+)
 SCHEMA_VERSION = 2  # bump when fields change: an index of another version is rebuilt
 _WRITER_HEAP = 64_000_000
 _WORD = re.compile(r"\w+")
@@ -213,7 +222,9 @@ class KeywordIndex:
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
 
     def _text_query(self, words: Iterable[str]) -> tantivy.Query | None:
-        text = " ".join(w for word in words for w in _words(word))
+        every = [w for word in words for w in _words(word)]
+        kept = [w for w in every if w not in STOPWORDS] or every
+        text = " ".join(kept)
         if not text:
             return None
         fields = [f for f in FIELDS if self.boosts.get(f, 0) > 0]

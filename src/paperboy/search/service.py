@@ -26,6 +26,7 @@ from paperboy.errors import PaperboyError, PaperNotFound
 from paperboy.models import Paper
 from paperboy.search.highlight import matched_terms
 from paperboy.search.index import SearchIndex
+from paperboy.search.keyword import STOPWORDS
 from paperboy.search.query import ParsedQuery, analyze_terms, parse_query
 from paperboy.store.sql import SQLStore
 
@@ -35,12 +36,6 @@ Mode = Literal["hybrid", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("hybrid", "keyword", "semantic")
 FILTER_MIN = 20  # fewer near neighbours than this pass the filters: rank the filtered set exactly
 FILTER_POOL = 2000  # the newest papers of that filtered set that get ranked
-
-# Words too common to explain a match ("why: matched 'the'" explains nothing).
-STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in into is it its of on or our that the their "
-    "these this to via we with which while using use based can new show".split()
-)
 
 
 class QueryEncoder(Protocol):
