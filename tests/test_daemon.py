@@ -31,7 +31,10 @@ def replay() -> Iterator[ArxivReplay]:
 
 def runs(db: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT source, status FROM ingest_log ORDER BY id").fetchall()
+        try:
+            return conn.execute("SELECT source, status FROM ingest_log ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # the daemon is still creating the schema
+            return []
 
 
 def test_daemon_runs_the_harvest_and_status_reports_it(replay: ArxivReplay, tmp_path: Path) -> None:
