@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="Weight of the keyword (BM25) ranking in hybrid search."
     )
     search_semantic_weight: float = Field(
-        default=2.0, ge=0, description="Weight of the meaning (embedding) ranking in hybrid search."
+        default=1.0, ge=0, description="Weight of the meaning (embedding) ranking in hybrid search."
     )
     search_depth: int = Field(
         default=200, ge=10, le=5000, description="Candidates each ranking contributes to a search."

@@ -1,6 +1,7 @@
 """Keyword search: a BM25 index on tantivy (Rust, block-max WAND top-k) kept in a directory.
 
-Fields ``title``, ``abstract`` and ``authors`` go through one analyzer: the ``en_stem`` chain
+Fields ``title``, ``text`` (title and abstract together) and ``authors`` go through one
+analyzer: the ``en_stem`` chain
 (simple tokenizer, long-token removal, lowercase, English stemmer) plus ASCII folding, so
 "Transformers" finds "transformer" and "Timothée" finds "Timothee". ``categories`` holds each
 category lowercased plus its archive (``cs.cl`` and ``cs``) and ``day`` the publication date as
@@ -8,8 +9,8 @@ a day ordinal, for filters.
 
 User text is never handed to tantivy's query language as is: ``paperboy.search.query`` parses it
 into words, phrases and filters, and this module builds the tantivy query from those parts: the
-free words OR-ed over the fields (title boosted over abstract), phrases, authors, categories and
-dates as required clauses, excluded words as prohibited ones.
+free words OR-ed over the fields (a title hit counts in both ``text`` and ``title``); phrases,
+authors, categories and dates as required clauses; excluded words as prohibited ones.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from paperboy.models import Paper
 from paperboy.search.query import ParsedQuery, analyze_terms, parse_query
 
 ANALYZER = "en_stem_fold"
-FIELDS = ("title", "abstract", "authors")
-# Title 1.5x: measured on CISI and CACM (bench/eval_search.py --title-boost), 1.0 scored best
-# on their long prose queries (2.0 lost 0.01-0.02 nDCG@10); 1.5 keeps most of that while a
-# title match still counts for more on the short queries people type.
-BOOSTS: Mapping[str, float] = {"title": 1.5, "abstract": 1.0, "authors": 1.0}
+FIELDS = ("title", "text", "authors")
+# Measured on CISI and CACM (bench/eval_search.py): BM25 over title and abstract as one field
+# beat separate title and abstract fields by 0.01-0.05 nDCG@10, and a small extra title field
+# on top helped again (title 0.25: CISI 0.348, CACM 0.451; 0 and 1.0 both scored lower).
+BOOSTS: Mapping[str, float] = {"title": 0.25, "text": 1.0, "authors": 1.0}
 # Words too common to rank by or to explain a match with. Free words of a query drop them (unless
 # nothing else is left): at a million papers "how do ... methods compare on benchmarks" spends
 # most of its time walking the postings of "how", "do" and "on". Phrases keep every word.
@@ -41,7 +42,7 @@ STOPWORDS = frozenset(
     "they this to using via was we were what when where which while who why will with would "
     "you your".split()
 )
-SCHEMA_VERSION = 2  # bump when fields change: an index of another version is rebuilt
+SCHEMA_VERSION = 3  # bump when fields change: an index of another version is rebuilt
 _WRITER_HEAP = 64_000_000
 _WORD = re.compile(r"\w+")
 
@@ -117,21 +118,30 @@ class KeywordIndex:
     """A tantivy index in a directory. One writer per index (tantivy holds a lock on it)."""
 
     def __init__(
-        self, index: tantivy.Index, path: Path, boosts: Mapping[str, float] | None = None
+        self,
+        index: tantivy.Index,
+        path: Path,
+        boosts: Mapping[str, float] | None = None,
+        *,
+        stopwords: bool = True,
     ) -> None:
         self.path = path
         self.boosts = dict(BOOSTS if boosts is None else boosts)
+        self.stopwords = stopwords  # drop STOPWORDS from free words (off: plain BM25)
         self._index = index
         self._index.register_tokenizer(ANALYZER, _analyzer())
         self._schema = _schema()
         self._writer: Any = None
 
     @classmethod
-    def create(cls, path: str | Path, boosts: Mapping[str, float] | None = None) -> KeywordIndex:
+    def create(
+        cls, path: str | Path, boosts: Mapping[str, float] | None = None, *, stopwords: bool = True
+    ) -> KeywordIndex:
         """A new, empty index in ``path`` (created if missing; an index already there is reused)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        return cls(tantivy.Index(_schema(), path=str(path), reuse=True), path, boosts)
+        index = tantivy.Index(_schema(), path=str(path), reuse=True)
+        return cls(index, path, boosts, stopwords=stopwords)
 
     @classmethod
     def open(cls, path: str | Path) -> KeywordIndex:
@@ -165,7 +175,7 @@ class KeywordIndex:
             document = tantivy.Document(
                 id=doc.id,
                 title=doc.title or "",
-                abstract=doc.abstract or "",
+                text=f"{doc.title or ''} {doc.abstract or ''}",
                 authors=doc.authors or "",
                 day=int(doc.day),
             )
@@ -223,7 +233,8 @@ class KeywordIndex:
 
     def _text_query(self, words: Iterable[str]) -> tantivy.Query | None:
         every = [w for word in words for w in _words(word)]
-        kept = [w for w in every if w not in STOPWORDS] or every
+        kept = [w for w in every if w not in STOPWORDS] if self.stopwords else every
+        kept = kept or every
         text = " ".join(kept)
         if not text:
             return None
@@ -243,7 +254,7 @@ class KeywordIndex:
         must: list[tantivy.Query] = []
         should = self._text_query(parsed.words)
         for phrase in parsed.phrases:
-            q = self._phrase(("title", "abstract", "authors"), phrase)
+            q = self._phrase(("text", "authors"), phrase)
             if q is not None:
                 must.append(q)
         for author in parsed.authors:
@@ -262,7 +273,7 @@ class KeywordIndex:
             )
         must_not: list[tantivy.Query] = []
         for word in parsed.excluded:
-            q = self._phrase(("title", "abstract"), word)
+            q = self._phrase(("text",), word)
             if q is not None:
                 must_not.append(q)
         if should is None and not must:

@@ -50,7 +50,7 @@ class FusionParams:
 
     k: float = 30.0
     keyword_weight: float = 1.0
-    semantic_weight: float = 2.0
+    semantic_weight: float = 1.0
     depth: int = 200  # candidates taken from each leg
     recency: float = 0.0  # boost for new papers (0: off)
     popularity: float = 0.0  # boost for upvoted papers (0: off)
