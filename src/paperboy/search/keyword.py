@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import tantivy
 
 from paperboy.models import Paper
-from paperboy.search.query import ParsedQuery, analyze_terms, parse_query
+from paperboy.search.query import ParsedQuery, analyze_terms, build_analyzer, parse_query
 
 ANALYZER = "en_stem_fold"
 FIELDS = ("title", "text", "authors")
@@ -87,18 +87,6 @@ def category_terms(categories: Iterable[str]) -> list[str]:
     return list(terms)
 
 
-def _analyzer() -> tantivy.TextAnalyzer:
-    # Must stay identical to paperboy.search.query's analyzer (used to build query terms).
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(40))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.stemmer("english"))
-        .build()
-    )
-
-
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
@@ -129,7 +117,7 @@ class KeywordIndex:
         self.boosts = dict(BOOSTS if boosts is None else boosts)
         self.stopwords = stopwords  # drop STOPWORDS from free words (off: plain BM25)
         self._index = index
-        self._index.register_tokenizer(ANALYZER, _analyzer())
+        self._index.register_tokenizer(ANALYZER, build_analyzer())
         self._schema = _schema()
         self._writer: Any = None
 

@@ -425,9 +425,10 @@ def parse_query(
 # -- the index's analyzer -----------------------------------------------------------------------
 
 
-def _build_analyzer() -> tantivy.TextAnalyzer:
-    # Must stay identical to paperboy.search.keyword's _analyzer() (the index's "en_stem_fold"):
-    # terms made here are looked up in that index.
+def build_analyzer() -> tantivy.TextAnalyzer:
+    """The keyword index's analyzer ("en_stem_fold"): simple tokenizer, long-token removal,
+    lowercase, ASCII folding, English stemmer. The index registers it and ``analyze_terms``
+    uses it, so query terms are always made the way indexed terms were."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
@@ -451,7 +452,7 @@ def analyze_terms(text: str) -> list[str]:
     if _analyzer is None:
         with _analyzer_lock:
             if _analyzer is None:
-                _analyzer = _build_analyzer()
+                _analyzer = build_analyzer()
     try:
         return list(_analyzer.analyze(text))
     except UnicodeEncodeError:  # lone surrogates (broken JSON escapes) can't cross to Rust
