@@ -37,9 +37,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, shared_file, summary_ms  # noqa: E402
+from paperboy.embed.jobs import encode_vector  # noqa: E402
 from paperboy.models import Paper, Record  # noqa: E402
 from paperboy.search import open_search  # noqa: E402
-from paperboy.search.index import encode_vector  # noqa: E402
 from paperboy.search.query import parse_query  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
 from paperboy.store import open_store  # noqa: E402

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from demo import demo_record, demo_rows
-from paperboy.search.index import SearchIndex, decode_vector, encode_vector
+from paperboy.embed.jobs import decode_vector, encode_vector
+from paperboy.search.index import SearchIndex
 from paperboy.search.keyword import KeywordIndex
 from paperboy.store import SQLStore
 

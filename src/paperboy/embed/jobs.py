@@ -41,8 +41,14 @@ class EmbedReport:
     pending: int = 0  # papers that needed work when the run started
 
 
-def to_blob(vector: np.ndarray) -> bytes:
+def encode_vector(vector: np.ndarray) -> bytes:
+    """A vector as the ``embeddings`` table stores it: float16, little-endian."""
     return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def decode_vector(blob: bytes) -> np.ndarray:
+    """A stored vector back as float32."""
+    return np.frombuffer(blob, dtype="<f2").astype(np.float32)
 
 
 def embed_pending(
@@ -76,7 +82,7 @@ def embed_pending(
         if todo:
             vectors = encoder.encode([t[3] for t in todo], batch_size=batch_size)
             written = [
-                (pid, seq, digest, to_blob(vec))
+                (pid, seq, digest, encode_vector(vec))
                 for (pid, seq, digest, _text), vec in zip(todo, vectors, strict=True)
             ]
         store.save_embeddings(encoder.name, written + keep)

@@ -32,12 +32,8 @@ def _terms_of(word: str) -> tuple[str, ...]:
     return tuple(analyze_terms(word))
 
 
-def _matches(word: str, terms: Collection[str]) -> bool:
-    return any(term in terms for term in _terms_of(word.lower()))
-
-
-def _as_set(terms: Collection[str]) -> Collection[str]:
-    return terms if isinstance(terms, set | frozenset) else frozenset(terms)
+def _as_set(terms: Collection[str]) -> frozenset[str]:
+    return terms if isinstance(terms, frozenset) else frozenset(terms)
 
 
 @lru_cache(maxsize=256)
@@ -52,10 +48,9 @@ def _candidates(prefixes: frozenset[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<![^\W_])(?:{alternatives})", re.IGNORECASE)
 
 
-def _spans(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
-    if not terms or not text:
+def _spans(text: str, frozen: frozenset[str]) -> list[tuple[int, int]]:
+    if not frozen or not text:
         return []
-    frozen = terms if isinstance(terms, frozenset) else frozenset(terms)
     spans: list[tuple[int, int]] = []
     if text.isascii():
         # An ASCII word keeps its first two letters through lowercasing, folding and English

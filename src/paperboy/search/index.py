@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.engine import make_url
 
+from paperboy.embed.jobs import decode_vector
 from paperboy.search.keyword import SCHEMA_VERSION, KeywordIndex, doc_from_paper
 from paperboy.search.vectors import VectorIndex
 from paperboy.store.sql import SQLStore
@@ -46,14 +47,6 @@ def default_index_dir(database_url: str) -> Path | None:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database + ".index")
     return None
-
-
-def decode_vector(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f2").astype(np.float32)
-
-
-def encode_vector(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype="<f2").tobytes()
 
 
 def _write_json(path: Path, data: dict[str, object]) -> None:

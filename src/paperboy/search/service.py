@@ -186,12 +186,13 @@ class SearchService:
         vectors = self.index.vectors
         if not parsed.has_filters:
             return [pid for pid, _ in vectors.search(vector, depth)]
+        filters = replace(parsed, words=())
         pool = [pid for pid, _ in vectors.search(vector, depth * 2)]
-        allowed = self.index.keyword.restrict(replace(parsed, words=()), pool)
+        allowed = self.index.keyword.restrict(filters, pool)
         ranked = [pid for pid in pool if pid in allowed][:depth]
         if len(ranked) < min(depth, FILTER_MIN):
             # Few near neighbours pass the filters: rank the newest filtered papers exactly.
-            filtered = self.index.keyword.search_parsed(replace(parsed, words=()), FILTER_POOL)
+            filtered = self.index.keyword.search_parsed(filters, FILTER_POOL)
             ids = [hit.paper_id for hit in filtered]
             ranked = [pid for pid, _ in vectors.search_within(vector, ids, depth)]
         return ranked
@@ -250,12 +251,11 @@ class SearchService:
             keyword_ids = self._keyword_leg(parsed, depth)
 
         t = time.perf_counter()
+        # Words alone rank by themselves whatever their weight in the fusion.
+        keyword_weight = params.keyword_weight if semantic_ran else 1.0
         fused = rrf(
-            [(keyword_ids, params.keyword_weight), (semantic_ids, params.semantic_weight)],
-            params.k,
+            [(keyword_ids, keyword_weight), (semantic_ids, params.semantic_weight)], params.k
         )
-        if not semantic_ran and keyword_ids:
-            fused = rrf([(keyword_ids, 1.0)], params.k)
         order = sorted(fused, key=lambda pid: -fused[pid])
         if params.recency or params.popularity:
             order = self._boost(order, fused, params)
