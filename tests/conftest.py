@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,54 @@ os.environ.setdefault("PAPERBOY_EMBED_AFTER_INGEST", "0")
 os.environ.setdefault("PAPERBOY_SEARCH_PRELOAD", "0")
 
 
+# The backend under test: SQLite files by default; a PostgreSQL cluster when the suite runs under
+# `scripts/pgcluster.py run` (which sets PAPERBOY_TEST_DATABASE_URL to its admin database).
+TEST_PG_URL = os.environ.get("PAPERBOY_TEST_DATABASE_URL", "")
+BACKEND = "postgresql" if TEST_PG_URL else "sqlite"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BACKEND != "sqlite" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="tests a detail of the SQLite backend"))
+        if BACKEND != "postgresql" and item.get_closest_marker("postgres_only"):
+            item.add_marker(
+                pytest.mark.skip(reason="runs on PostgreSQL (make test-postgres starts one)")
+            )
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    dsn = TEST_PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture
+def new_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Makes fresh empty databases on the backend under test: ``new_database_url("name")``."""
+    created: list[str] = []
+
+    def make(name: str = "paperboy") -> str:
+        if not TEST_PG_URL:
+            return f"sqlite:///{tmp_path / (name + '.db')}"
+        database = f"t_{name[:20].lower()}_{uuid.uuid4().hex[:12]}"
+        _pg_admin(f'CREATE DATABASE "{database}" TEMPLATE template1')
+        created.append(database)
+        return TEST_PG_URL.rsplit("/", 1)[0] + "/" + database
+
+    yield make
+    for database in created:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[str], str]) -> str:
+    """The test's own empty database: an SQLite file in tmp_path or a new PostgreSQL database."""
+    return new_database_url("paperboy")
+
+
 def shared_path(relative: str) -> Path:
     """A file under ../shared (real data beside the project). Skips, saying why, if absent."""
     path = SHARED / relative
@@ -41,8 +90,8 @@ def shared_path(relative: str) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'paperboy.db'}")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
 
 
 @pytest.fixture
