@@ -11,17 +11,23 @@ recall@100 (``paperboy.search.evaluate``):
   ``arxiv_sanity`` (arxiv-sanity-lite's scan: 20 x title hits + 10 x author hits + per query
   word min(3, abstract count)).
 
+``--postgres`` also loads each collection into a PostgreSQL store (a throwaway cluster from
+``scripts/pgcluster.py``, or ``PAPERBOY_TEST_DATABASE_URL``) and scores the search service there
+(``pg_keyword``: tsvector + idf-weighted ts_rank; ``pg_semantic``: pgvector HNSW; ``pg_hybrid``:
+the same fusion), to compare the two backends on the same data in the same run.
 ``--tune`` also grid-searches the fusion (k, semantic weight) and prints, per setting, the scores
 on each collection, so the defaults can be chosen on both (and checked leave-one-out).
 Document vectors are cached under ``var/cache/eval`` (embedding 4,664 abstracts takes minutes).
 
-    .venv/bin/python bench/eval_search.py [--tune] [--max-tokens 256]
+    .venv/bin/python bench/eval_search.py [--tune] [--postgres] [--max-tokens 256]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import os
 import re
 import sys
 import tempfile
@@ -153,6 +159,48 @@ class Legs:
         return search
 
 
+def pg_rankers(name: str, corpus: Corpus, legs: Legs, admin_url: str) -> dict[str, Ranker]:
+    """The search service on a PostgreSQL store holding ``corpus`` and its vectors."""
+    import psycopg
+
+    from paperboy.embed.jobs import encode_vector
+    from paperboy.embed.model import MODEL_NAME
+    from paperboy.models import Paper, Record
+    from paperboy.search.pg import PgSearchIndex
+    from paperboy.search.service import SearchService
+    from paperboy.store import open_store
+
+    database = f"eval_{name}"
+    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+    store = open_store(admin_url.rsplit("/", 1)[0] + "/" + database)
+    records = [
+        Record(Paper(id=i, title=d["title"] or "-", abstract=d["text"])) for i, d in corpus.items()
+    ]
+    for start in range(0, len(records), 2000):
+        store.upsert(records[start : start + 2000])
+    seqs = store.change_seqs(legs.ids)
+    rows = [
+        (pid, seqs[pid], "eval", encode_vector(legs.matrix[n])) for n, pid in enumerate(legs.ids)
+    ]
+    for start in range(0, len(rows), 2000):
+        store.save_embeddings(MODEL_NAME, rows[start : start + 2000])
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    service = SearchService(store, PgSearchIndex(store, MODEL_NAME), lambda: legs.encoder)
+
+    def ranker(mode: str) -> Ranker:
+        def search(query: str) -> list[str]:
+            results = service.search(query, mode=mode, per_page=100)  # type: ignore[arg-type]
+            return [hit.paper.id for hit in results.hits]
+
+        return search
+
+    return {f"pg_{mode}": ranker(mode) for mode in ("keyword", "semantic", "hybrid")}
+
+
 def report(name: str, method: str, result: dict[str, float], **extra: object) -> None:
     emit(
         bench="eval_search",
@@ -170,7 +218,23 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="grid-search the fusion too")
     parser.add_argument("--title-boost", type=float, default=None, help="override the title boost")
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--postgres", action="store_true", help="also score the PostgreSQL backend's search"
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        admin_url = ""
+        if args.postgres:
+            admin_url = os.environ.get("PAPERBOY_TEST_DATABASE_URL", "")
+            if not admin_url:
+                sys.path.insert(0, str(ROOT / "scripts"))
+                from pgcluster import running_cluster  # type: ignore[import-not-found]
+
+                admin_url = stack.enter_context(running_cluster())
+        run(args, admin_url)
+
+
+def run(args: argparse.Namespace, admin_url: str) -> None:
     defaults = FusionParams()
     grid: dict[tuple[float, float], dict[str, float]] = {}
     for name in COLLECTIONS:
@@ -185,6 +249,9 @@ def main() -> None:
                 "semantic": evaluate(legs.semantic, queries, qrels),
                 "hybrid": evaluate(legs.hybrid(defaults), queries, qrels),
             }
+            if admin_url:
+                for method, ranker in pg_rankers(name, corpus, legs, admin_url).items():
+                    scores[method] = evaluate(ranker, queries, qrels)
             for method, result in scores.items():
                 report(name, method, result, max_tokens=args.max_tokens)
             parts = max(scores["keyword"]["ndcg_at_10"], scores["semantic"]["ndcg_at_10"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import platformdirs
 
 from paperboy.search.index import SearchIndex, default_index_dir
+from paperboy.search.pg import PgSearchIndex
 from paperboy.search.service import FusionParams, QueryEncoder, SearchService
 from paperboy.settings import Settings
 from paperboy.store.sql import SQLStore
@@ -39,7 +40,11 @@ def open_search(settings: Settings, store: SQLStore) -> SearchService:
     """The search service of ``store``: indexes in ``index_dir(settings)``, the packaged model."""
     from paperboy.embed.model import MODEL_NAME
 
-    index = SearchIndex(store, index_dir(settings), MODEL_NAME)
+    index: SearchIndex | PgSearchIndex
+    if store.backend == "postgresql":
+        index = PgSearchIndex(store, MODEL_NAME)  # searches inside the database
+    else:
+        index = SearchIndex(store, index_dir(settings), MODEL_NAME)
     encoder = (lambda: _load_encoder(settings)) if settings.semantic_search else None
     params = FusionParams(
         k=settings.search_rrf_k,

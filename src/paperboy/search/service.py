@@ -27,6 +27,7 @@ from paperboy.models import Paper
 from paperboy.search.highlight import matched_terms
 from paperboy.search.index import SearchIndex
 from paperboy.search.keyword import STOPWORDS
+from paperboy.search.pg import PgSearchIndex
 from paperboy.search.query import ParsedQuery, analyze_terms, parse_query
 from paperboy.store.sql import SQLStore
 
@@ -137,7 +138,7 @@ class SearchService:
     def __init__(
         self,
         store: SQLStore,
-        index: SearchIndex,
+        index: SearchIndex | PgSearchIndex,
         encoder: Callable[[], QueryEncoder] | None,
         params: FusionParams | None = None,
     ) -> None:

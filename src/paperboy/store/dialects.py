@@ -137,3 +137,25 @@ def executemany(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
         raise RecordRejected(f"{type(exc).__name__}: {exc}") from exc
     finally:
         cursor.close()
+
+
+def halfvec_literal(blob: bytes) -> str:
+    """pgvector's text form of a stored float16 vector: ``[0.1,-0.2,...]``."""
+    import numpy as np
+
+    values = np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    return "[" + ",".join(f"{v:.5g}" for v in values.tolist()) + "]"
+
+
+def set_pg_vectors(conn: Any, model: str, rows: list[tuple[str, bytes]]) -> None:
+    """Fill PostgreSQL's ``embeddings.embedding`` (pgvector halfvec) from the stored vectors."""
+    if not rows:
+        return
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(
+            "UPDATE embeddings SET embedding = %s::halfvec WHERE model = %s AND paper_id = %s",
+            [(halfvec_literal(blob), model, pid) for pid, blob in rows],
+        )
+    finally:
+        cursor.close()

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select, text, tuple_, update
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
 from paperboy.store import dialects
@@ -628,6 +628,8 @@ class SQLStore:
                     ],
                 )
                 written = len(fresh)
+                if self.backend == "postgresql":
+                    dialects.set_pg_vectors(conn, model, [(r[0], r[3]) for r in fresh])
             if touched:
                 stmt = (
                     update(embeddings)
@@ -639,6 +641,26 @@ class SQLStore:
                 )
                 conn.execute(stmt, [{"b_id": pid, "b_seq": pseq} for pid, pseq, _, _ in touched])
         return written
+
+    def finish_copy(self, batch: int = 5000) -> int:
+        """Rebuild what a raw table copy (``paperboy migrate-store``) leaves out: on PostgreSQL
+        the pgvector column of every embedding that lacks it. Returns how many were filled."""
+        if self.backend != "postgresql":
+            return 0
+        filled = 0
+        query = text(
+            "SELECT paper_id, model, vector FROM embeddings WHERE embedding IS NULL "
+            "ORDER BY model, paper_id LIMIT :n"
+        )
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(query, {"n": batch}).all()
+                for model in {r.model for r in rows}:
+                    pairs = [(r.paper_id, bytes(r.vector)) for r in rows if r.model == model]
+                    dialects.set_pg_vectors(conn, model, pairs)
+            filled += len(rows)
+            if len(rows) < batch:
+                return filled
 
     def embeddings_since(
         self, model: str, after_seq: int, *, after_id: str = "", limit: int = 5000

@@ -1,0 +1,331 @@
+"""Search inside PostgreSQL: full text with ``tsvector`` + GIN, meaning with pgvector HNSW.
+
+On PostgreSQL there are no index files: every web worker and job process reads the same
+database, and the indexes are the database's own (migration 0005):
+
+- ``papers.search_tsv``: title (weight A), abstract (B) and authors (C), English stemming, GIN;
+- ``papers.author_tsv``: author names without stemming, GIN, for ``author:`` filters;
+- ``embeddings.embedding``: the vector as pgvector ``halfvec``, HNSW for cosine distance.
+
+User text reaches PostgreSQL only as bound parameters of ``websearch_to_tsquery`` (one per free
+word, so a long query ORs its words instead of requiring all of them), never as SQL. Ranking
+is ``ts_rank`` per word weighted by the word's inverse document frequency (a BM25-like idf that
+``ts_rank`` alone lacks; measured on CISI and CACM in ``bench/eval_search.py --backend``).
+``PgSearchIndex`` offers the same ``keyword`` / ``vectors`` surface as the file-based
+``SearchIndex``, so the hybrid fusion of ``SearchService`` runs unchanged on top.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, text
+
+from paperboy.search.index import SyncReport
+from paperboy.search.keyword import STOPWORDS, Scored, _words
+from paperboy.search.query import ParsedQuery, parse_query
+from paperboy.store.sql import SQLStore
+
+# ts_rank weights for {D, C, B, A}: title A, abstract B, authors C, and no length normalisation.
+# Tuned on CISI and CACM (bench/eval_search.py --postgres): normalising by 1 + log(length) cost
+# CACM 0.2 nDCG@10 (its many title-only records win every query); title 1.0, abstract 0.4 and
+# no normalisation scored best on the two together (CISI 0.322, CACM 0.459).
+RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
+RANK_NORMALIZATION = 0
+_DF_CAP = 50_000  # document frequencies are counted up to this (rarer words matter more)
+_DF_CACHE = 20_000
+_DF_TTL = 3600.0
+_COUNT_TTL = 30.0
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form of a query vector."""
+    return "[" + ",".join(f"{v:.6g}" for v in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+
+
+class _TTLCache:
+    def __init__(self, size: int, ttl: float) -> None:
+        self.size, self.ttl = size, ttl
+        self._data: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> int | None:
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or time.monotonic() - item[0] > self.ttl:
+                return None
+            self._data.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, value: int) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic(), value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+class _Sql:
+    """A WHERE clause under construction with its bound parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def where(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
+
+
+def _free_words(parsed: ParsedQuery) -> list[str]:
+    every = [w for word in parsed.words for w in _words(word)]
+    kept = [w for w in every if w not in STOPWORDS]
+    return list(dict.fromkeys(kept or every))
+
+
+def _quoted(text_: str) -> str:
+    return '"' + text_.replace('"', " ") + '"'
+
+
+class PgKeyword:
+    """The keyword leg in SQL; same methods as ``KeywordIndex`` where the service uses them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._df = _TTLCache(_DF_CACHE, _DF_TTL)
+        self._total: tuple[float, int] | None = None
+
+    def __len__(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM papers")).scalar_one())
+
+    # -- statistics ---------------------------------------------------------------------------
+
+    def _count(self) -> int:
+        if self._total is None or time.monotonic() - self._total[0] > _COUNT_TTL:
+            with self.engine.connect() as conn:
+                estimate = conn.execute(
+                    text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'papers'")
+                ).scalar()
+                count = int(estimate or 0)
+                if count < 100_000:  # exact while it is cheap
+                    count = int(conn.execute(text("SELECT count(*) FROM papers")).scalar_one())
+            self._total = (time.monotonic(), count)
+        return self._total[1]
+
+    def _idf(self, conn: Any, words: Sequence[str]) -> list[float]:
+        total = max(1, self._count())
+        out: list[float] = []
+        for word in words:
+            df = self._df.get(word)
+            if df is None:
+                df = int(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM (SELECT 1 FROM papers WHERE search_tsv @@ "
+                            "websearch_to_tsquery('english', :w) LIMIT :cap) AS hits"
+                        ),
+                        {"w": word, "cap": _DF_CAP},
+                    ).scalar_one()
+                )
+                self._df.put(word, df)
+            out.append(math.log(1 + (total - df + 0.5) / (df + 0.5)))
+        return out
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def _filters(self, parsed: ParsedQuery, sql: _Sql) -> None:
+        for phrase in parsed.phrases:
+            q = sql.bind(_quoted(phrase))
+            sql.clauses.append(f"papers.search_tsv @@ websearch_to_tsquery('english', {q})")
+        for author in parsed.authors:
+            q = sql.bind(author)
+            sql.clauses.append(f"papers.author_tsv @@ phraseto_tsquery('simple', {q})")
+        wanted = [c.strip().lower() for c in parsed.categories if c.strip()]
+        if wanted:
+            cats = sql.bind(wanted)
+            sql.clauses.append(
+                "EXISTS (SELECT 1 FROM json_array_elements_text(papers.categories) AS c(v) "
+                f"WHERE lower(c.v) = ANY({cats}) OR lower(split_part(c.v, '.', 1)) = ANY({cats}))"
+            )
+        if parsed.date_from is not None:
+            sql.clauses.append(f"papers.published >= {sql.bind(parsed.date_from)}")
+        if parsed.date_to is not None:
+            sql.clauses.append(f"papers.published < {sql.bind(parsed.date_to + timedelta(1))}")
+        for word in parsed.excluded:
+            q = sql.bind(_quoted(word))
+            sql.clauses.append(f"NOT papers.search_tsv @@ websearch_to_tsquery('english', {q})")
+
+    def search_parsed(self, parsed: ParsedQuery, limit: int = 10) -> list[Scored]:
+        """The best ``limit`` papers for a parsed query, best first (filters only: newest)."""
+        if limit <= 0 or parsed.is_empty:
+            return []
+        sql = _Sql()
+        self._filters(parsed, sql)
+        words = _free_words(parsed)
+        with self.engine.connect() as conn:
+            if not words and not parsed.phrases:
+                rows = conn.execute(
+                    text(
+                        f"SELECT id, 1.0 AS score FROM papers WHERE {sql.where()} "
+                        "ORDER BY published DESC NULLS LAST, id LIMIT :limit"
+                    ),
+                    {**sql.params, "limit": limit},
+                ).all()
+                return [Scored(r.id, float(r.score)) for r in rows]
+            ranked = [*words, *(_quoted(p) for p in parsed.phrases)]
+            weights = self._idf(conn, ranked)
+            queries = [f"websearch_to_tsquery('english', {sql.bind(w)})" for w in ranked]
+            rank = f"ts_rank('{RANK_WEIGHTS}', papers.search_tsv, {{q}}, {RANK_NORMALIZATION})"
+            terms = [
+                f"{weight:.6f} * {rank.format(q=q)}"
+                for weight, q in zip(weights, queries, strict=True)
+            ]
+            if words:  # at least one free word must match (phrases are already required)
+                any_word = " || ".join(queries[: len(words)])
+                sql.clauses.append(f"papers.search_tsv @@ ({any_word})")
+            rows = conn.execute(
+                text(
+                    f"SELECT id, ({' + '.join(terms)}) AS score FROM papers "
+                    f"WHERE {sql.where()} ORDER BY score DESC, id LIMIT :limit"
+                ),
+                {**sql.params, "limit": limit},
+            ).all()
+        return [Scored(r.id, float(r.score)) for r in rows]
+
+    def search(self, query: str, limit: int = 10) -> list[Scored]:
+        return self.search_parsed(parse_query(query), limit)
+
+    def restrict(self, parsed: ParsedQuery, ids: list[str]) -> set[str]:
+        """Which of ``ids`` pass the query's filters and words."""
+        if not ids:
+            return set()
+        sql = _Sql()
+        self._filters(parsed, sql)
+        words = _free_words(parsed)
+        if words:
+            any_word = " || ".join(f"websearch_to_tsquery('english', {sql.bind(w)})" for w in words)
+            sql.clauses.append(f"papers.search_tsv @@ ({any_word})")
+        sql.clauses.append(f"papers.id = ANY({sql.bind(list(ids))})")
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT id FROM papers WHERE {sql.where()}"), sql.params)
+            return {r.id for r in rows}
+
+
+class PgVectors:
+    """The vector leg in pgvector; same methods as ``VectorIndex`` where the service uses them."""
+
+    def __init__(self, engine: Engine, model: str) -> None:
+        self.engine = engine
+        self.model = model
+        self._count: tuple[float, int] | None = None
+
+    def __len__(self) -> int:
+        if self._count is None or time.monotonic() - self._count[0] > 5.0:
+            with self.engine.connect() as conn:
+                count = conn.execute(
+                    text(
+                        "SELECT count(*) FROM embeddings WHERE model = :m AND embedding IS NOT NULL"
+                    ),
+                    {"m": self.model},
+                ).scalar_one()
+            self._count = (time.monotonic(), int(count))
+        return self._count[1]
+
+    def __contains__(self, paper_id: object) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT 1 FROM embeddings WHERE model = :m AND paper_id = :p "
+                    "AND embedding IS NOT NULL"
+                ),
+                {"m": self.model, "p": paper_id},
+            ).first()
+        return row is not None
+
+    def _nearest(self, target: str, params: dict[str, Any], k: int) -> list[tuple[str, float]]:
+        """The ``k`` nearest by the HNSW index; ``target`` is SQL for the query vector."""
+        if k <= 0:
+            return []
+        with self.engine.begin() as conn:
+            ef = str(min(1000, max(64, k)))
+            conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": ef})
+            rows = conn.execute(
+                text(
+                    f"SELECT paper_id, 1 - (embedding <=> {target}) AS score FROM embeddings "
+                    f"WHERE model = :m AND embedding IS NOT NULL "
+                    f"ORDER BY embedding <=> {target} LIMIT :k"
+                ),
+                {**params, "m": self.model, "k": k},
+            ).all()
+        return [(r.paper_id, float(r.score)) for r in rows]
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self._nearest("CAST(:q AS halfvec)", {"q": vector_literal(vector)}, k)
+
+    def similar(self, paper_id: str, k: int) -> list[tuple[str, float]]:
+        target = "(SELECT embedding FROM embeddings WHERE model = :m AND paper_id = :source)"
+        found = self._nearest(target, {"source": paper_id}, k + 1)
+        return [(pid, score) for pid, score in found if pid != paper_id][:k]
+
+    def scores(self, vector: np.ndarray, ids: Iterable[str]) -> dict[str, float]:
+        """Exact cosine similarity of each embedded paper among ``ids``."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT paper_id, 1 - (embedding <=> CAST(:q AS halfvec)) AS score "
+                    "FROM embeddings WHERE model = :m AND paper_id = ANY(:ids) "
+                    "AND embedding IS NOT NULL"
+                ),
+                {"q": vector_literal(vector), "m": self.model, "ids": wanted},
+            ).all()
+        return {r.paper_id: float(r.score) for r in rows}
+
+    def search_within(
+        self, vector: np.ndarray, ids: Sequence[str], k: int
+    ) -> list[tuple[str, float]]:
+        """The ``k`` most similar among ``ids``, ranked exactly."""
+        scored = self.scores(vector, ids)
+        return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+class PgSearchIndex:
+    """Search of a PostgreSQL store: nothing to build or load, the database keeps it current."""
+
+    def __init__(self, store: SQLStore, model: str) -> None:
+        self.store = store
+        self.model = model
+        self.keyword = PgKeyword(store.engine)
+        self.vectors = PgVectors(store.engine, model)
+
+    def sync(
+        self, progress: Callable[[int], None] | None = None, *, save: bool = True
+    ) -> SyncReport:
+        """Fill pgvector columns a raw copy left empty; full text is kept by the database."""
+        filled = self.store.finish_copy()
+        if progress is not None and filled:
+            progress(filled)
+        return SyncReport(keyword_docs=0, vectors=filled)
+
+    def refresh(self, min_interval: float = 1.0) -> None:
+        """Nothing to catch up: every query reads the database."""
+
+    def save_vectors(self) -> None:
+        """Nothing to snapshot: the HNSW graph lives in the database."""
+
+    def close(self) -> None:
+        """The engine belongs to the store."""

@@ -1,0 +1,66 @@
+"""PostgreSQL search: weighted full-text vectors (GIN) and pgvector embeddings (HNSW)
+
+On SQLite this revision changes nothing: the embedded store searches with the tantivy and
+vector-index files beside the database. On PostgreSQL the search runs in the database:
+
+- ``papers.search_tsv``: title (weight A), abstract (B) and authors (C) as one generated
+  ``tsvector`` (English stemming), with a GIN index;
+- ``papers.author_tsv``: author names alone (no stemming) for ``author:`` filters, GIN-indexed;
+- ``embeddings.embedding``: the stored vector again as a pgvector ``halfvec`` (filled by the
+  store when it saves embeddings), with an HNSW index for cosine distance.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-29
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+DIMENSIONS = 384  # all-MiniLM-L6-v2
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    op.execute(
+        """
+        ALTER TABLE papers ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (
+            setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A')
+            || setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B')
+            || setweight(to_tsvector('english'::regconfig, coalesce(authors::text, '')), 'C')
+        ) STORED
+        """
+    )
+    op.execute(
+        """
+        ALTER TABLE papers ADD COLUMN author_tsv tsvector GENERATED ALWAYS AS (
+            to_tsvector('simple'::regconfig, coalesce(authors::text, ''))
+        ) STORED
+        """
+    )
+    op.execute("CREATE INDEX ix_papers_search_tsv ON papers USING gin (search_tsv)")
+    op.execute("CREATE INDEX ix_papers_author_tsv ON papers USING gin (author_tsv)")
+    op.execute(f"ALTER TABLE embeddings ADD COLUMN embedding halfvec({DIMENSIONS})")
+    op.execute(
+        "CREATE INDEX ix_embeddings_hnsw ON embeddings "
+        "USING hnsw (embedding halfvec_cosine_ops) WITH (m = 16, ef_construction = 64)"
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP INDEX IF EXISTS ix_embeddings_hnsw")
+    op.execute("ALTER TABLE embeddings DROP COLUMN IF EXISTS embedding")
+    op.execute("DROP INDEX IF EXISTS ix_papers_author_tsv")
+    op.execute("DROP INDEX IF EXISTS ix_papers_search_tsv")
+    op.execute("ALTER TABLE papers DROP COLUMN IF EXISTS author_tsv")
+    op.execute("ALTER TABLE papers DROP COLUMN IF EXISTS search_tsv")
