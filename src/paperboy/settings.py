@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `paperboy serve` binds to.")
     port: int = Field(default=8000, description="Port `paperboy serve` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Web processes `paperboy serve` runs on one port (they share the database).",
+    )
+    ingest_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that lets scripts push papers with POST /api/papers/import "
+        "(unset: that route is off).",
+    )
     site_name: str = Field(default="Paperboy", description="Name shown in page titles.")
     page_size: int = Field(
         default=30, ge=1, le=200, description="Papers per page on the daily feed pages."
@@ -133,6 +144,18 @@ class Settings(BaseSettings):
     )
     search_popularity_boost: float = Field(
         default=0.0, ge=0, description="Boost for upvoted papers in search results (0: off)."
+    )
+    job_retries: int = Field(
+        default=5,
+        ge=0,
+        description="Retries of a queued job (PostgreSQL) that failed for a passing reason "
+        "(arXiv or the database unavailable) before it is marked failed.",
+    )
+    job_retry_wait: int = Field(
+        default=60,
+        ge=0,
+        description="Seconds before a failed queued job's first retry; the wait grows by as "
+        "much each time.",
     )
 
 

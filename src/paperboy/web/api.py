@@ -7,6 +7,8 @@ into 400/404 JSON bodies that name the parameter.
 
 from __future__ import annotations
 
+import hmac
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -20,6 +22,7 @@ from paperboy.feed import Period, daily_feed, parse_period
 from paperboy.models import FeedItem
 from paperboy.search.service import Mode, SearchService, Why
 from paperboy.store.base import FeedSort, Store
+from paperboy.web.errors import BadRequest, Forbidden
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -227,3 +230,59 @@ def paper(
     if found is None:
         raise PaperNotFound(f"no paper {canonical} in this Paperboy")
     return JSONResponse(hfapi.paper_detail(found, store.feed_entries_for(canonical)))
+
+
+class PushResult(BaseModel):
+    inserted: int
+    updated: int
+    unchanged: int
+    feed_added: int
+    rejected: list[dict[str, Any]]
+
+
+def _check_ingest_token(request: Request) -> None:
+    """Pushing papers needs ``Authorization: Bearer <PAPERBOY_INGEST_TOKEN>``."""
+    configured = request.app.state.settings.ingest_token
+    if configured is None:
+        raise Forbidden("pushing papers is off: set PAPERBOY_INGEST_TOKEN to allow it")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = configured.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise Forbidden("a valid 'Authorization: Bearer <ingest token>' header is required")
+
+
+@router.post(
+    "/papers/import",
+    response_model=PushResult,
+    responses={**_BAD_REQUEST, 403: {"model": ApiError, "description": "No valid token."}},
+    summary="Push papers (any shape `paperboy import` reads) into the store",
+)
+async def import_papers(
+    request: Request,
+    date: Annotated[
+        str | None, Query(description="Feed day for items that carry none (YYYY-MM-DD).")
+    ] = None,
+) -> JSONResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    from paperboy.ingest.push import MAX_ITEMS, push_records
+
+    _check_ingest_token(request)
+    period = parse_period(date)
+    feed_day = period.start if period is not None else None
+    try:
+        body = json.loads(await request.body())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}", "body") from exc
+    items = body if isinstance(body, list) else [body]
+    if len(items) > MAX_ITEMS:
+        raise BadRequest(f"at most {MAX_ITEMS} items per request, got {len(items)}", "body")
+    report = await run_in_threadpool(push_records, request.app.state.store, items, feed_day)
+    result = PushResult(
+        inserted=report.inserted,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        feed_added=report.feed_added,
+        rejected=[{"index": i, "error": reason} for i, reason in report.rejected],
+    )
+    return JSONResponse(result.model_dump())

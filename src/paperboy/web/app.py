@@ -70,3 +70,9 @@ def create_app(
         ResponseCache, revision=app.state.store.revision, today=lambda: app.state.today()
     )
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app from ``PAPERBOY_*`` settings: what each of ``paperboy serve --workers N``'s
+    processes builds (every process opens its own connections; they share only the database)."""
+    return create_app(Settings())

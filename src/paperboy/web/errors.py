@@ -17,6 +17,24 @@ from paperboy.errors import InvalidArxivId, InvalidPeriod, PaperNotFound
 from paperboy.web.templating import templates
 
 
+class Refused(Exception):
+    """A request the route refuses, with the status and a message for the client."""
+
+    status = 400
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class BadRequest(Refused):
+    status = 400
+
+
+class Forbidden(Refused):
+    status = 403
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
 
@@ -34,7 +52,7 @@ def error_response(
         if parameter is not None:
             body["parameter"] = parameter
         return JSONResponse(body, status_code=status)
-    titles = {400: "That request did not make sense", 404: "Not found"}
+    titles = {400: "That request did not make sense", 403: "Not allowed", 404: "Not found"}
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -51,6 +69,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidPeriod)
     async def _period(request: Request, exc: InvalidPeriod) -> Response:
         return error_response(request, 400, str(exc), parameter=exc.parameter)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        return error_response(request, exc.status, str(exc), parameter=exc.parameter)
 
     @app.exception_handler(InvalidArxivId)
     async def _bad_id(request: Request, exc: InvalidArxivId) -> Response:
