@@ -52,14 +52,20 @@ def harvest_sets(settings: Settings) -> list[str]:
     return [name.strip() for name in settings.harvest_sets.split(",") if name.strip()]
 
 
-def harvest_job(settings: Settings) -> None:
-    """One scheduled run: harvest each set; failures are logged, never raised."""
+def harvest_job(settings: Settings) -> list[str]:
+    """One scheduled run: harvest each set, read the day's announcements, embed and index.
+
+    A failing set is logged (it is in the ingest log too) and does not stop the others; nothing
+    is raised. Returns the sets for which arXiv was unavailable, so a job queue can retry the
+    run later (harvests are incremental and resume where they stopped).
+    """
     from paperboy.ingest.announce import fetch_announcements
     from paperboy.ingest.harvest import harvest
-    from paperboy.ingest.http import ArxivHttp
+    from paperboy.ingest.http import ArxivHttp, ArxivUnavailable
     from paperboy.search import refresh_search
     from paperboy.store import open_store
 
+    unavailable: list[str] = []
     store = open_store(settings.database_url)
     try:
         with ArxivHttp(settings, store) as http:
@@ -68,6 +74,9 @@ def harvest_job(settings: Settings) -> None:
                 try:
                     report = harvest(store, http, set_spec=set_spec)
                     log.info("harvest of %s done: %s", set_spec, report)
+                except ArxivUnavailable as exc:
+                    unavailable.append(set_spec)
+                    log.error("harvest of %s failed: %s", set_spec, exc)
                 except PaperboyError as exc:  # already in the ingest log
                     log.error("harvest of %s failed: %s", set_spec, exc)
             try:  # the day's announcements, so new papers show before any upvote
@@ -77,6 +86,7 @@ def harvest_job(settings: Settings) -> None:
         refresh_search(settings, store)
     finally:
         store.close()
+    return unavailable
 
 
 def run_daemon(settings: Settings, *, run_now: bool = False) -> None:

@@ -5,7 +5,10 @@ Tasks (queue, lock):
 - ``paperboy.harvest`` (``ingest``, lock ``harvest``): the daemon's harvest run;
 - ``paperboy.embed`` (``embed``, lock ``embed``): embed pending papers;
 - ``paperboy.harvest_tick`` (``ingest``): periodic; defers ``paperboy.harvest`` when the
-  harvest schedule says so (see ``paperboy.jobs.schedule``).
+  harvest schedule says so (see ``paperboy.jobs.schedule``);
+- ``paperboy.embed_sweep`` (``embed``): every 10 minutes, defers ``paperboy.embed`` when papers
+  wait for vectors (pushed through the API, copied by ``migrate-store``, imported elsewhere);
+- ``paperboy.cleanup`` (``ingest``): daily, forgets finished jobs older than 30 days.
 
 ``lock`` makes jobs sharing it run one after another, whichever worker fetches them; the
 ``queueing_lock`` (same name) keeps at most one of them waiting in the queue, so deferring a
@@ -17,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import procrastinate
-from procrastinate import JobContext, PsycopgConnector, RetryStrategy, exceptions
+from procrastinate import JobContext, PsycopgConnector, RetryStrategy, builtin_tasks, exceptions
 
 from paperboy.jobs.conninfo import libpq_conninfo
 from paperboy.jobs.schedule import is_due, tick_cron
@@ -27,6 +30,9 @@ from paperboy.settings import Settings, load_settings
 HARVEST = "paperboy.harvest"
 EMBED = "paperboy.embed"
 HARVEST_TICK = "paperboy.harvest_tick"
+EMBED_SWEEP = "paperboy.embed_sweep"
+CLEANUP = "paperboy.cleanup"
+KEEP_JOBS_HOURS = 30 * 24
 TASKS = {"harvest": HARVEST, "embed": EMBED}  # what `paperboy jobs enqueue` accepts
 QUEUES = ("ingest", "embed")
 MISSED_RUN_GRACE = 3600  # seconds: a worker started late still defers a tick this recent
@@ -68,6 +74,34 @@ def harvest_tick_task(context: JobContext, timestamp: int) -> None:
         pass  # a harvest is already waiting: it will pick up everything
 
 
+def embed_sweep_task(context: JobContext, timestamp: int) -> None:
+    """Defer an embed job when some paper has no vector yet (cheap when none waits)."""
+    from paperboy.embed.model import MODEL_NAME
+    from paperboy.store import open_store
+
+    store = open_store(job_settings(context).database_url, upgrade=False)
+    try:
+        waiting = store.count_papers_to_embed(MODEL_NAME)
+    finally:
+        store.close()
+    if waiting:
+        try:
+            context.app.tasks[EMBED].defer()
+        except exceptions.AlreadyEnqueued:
+            pass
+
+
+async def cleanup_task(context: JobContext, timestamp: int) -> None:
+    """Forget finished jobs (succeeded, failed, cancelled) older than ``KEEP_JOBS_HOURS``."""
+    await builtin_tasks.remove_old_jobs(
+        context,
+        max_hours=KEEP_JOBS_HOURS,
+        remove_failed=True,
+        remove_cancelled=True,
+        remove_aborted=True,
+    )
+
+
 def build_app(settings: Settings, *, pool_size: int = 8) -> procrastinate.App:
     """A procrastinate app on the store's database, with Paperboy's tasks registered.
 
@@ -88,6 +122,10 @@ def build_app(settings: Settings, *, pool_size: int = 8) -> procrastinate.App:
         )(func)
     tick = app.task(name=HARVEST_TICK, queue="ingest", pass_context=True)(harvest_tick_task)
     app.periodic(cron=tick_cron(settings), periodic_id="harvest")(tick)
+    sweep = app.task(name=EMBED_SWEEP, queue="embed", pass_context=True)(embed_sweep_task)
+    app.periodic(cron="*/10 * * * *", periodic_id="embed")(sweep)
+    cleanup = app.task(name=CLEANUP, queue="ingest", pass_context=True)(cleanup_task)
+    app.periodic(cron="17 4 * * *", periodic_id="cleanup")(cleanup)
     return app
 
 

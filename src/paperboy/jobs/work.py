@@ -31,38 +31,12 @@ def transient_errors() -> tuple[type[Exception], ...]:
 
 
 def harvest_now(settings: Settings) -> None:
-    """The daemon's harvest run (``harvest_job``): every set, the day's announcements, then
-    embeddings and search indexes. A set that fails for good is logged and skipped; when arXiv
-    was unavailable for some set, ``TransientJobError`` is raised at the end (after the other
-    sets were harvested), so the queue retries the run: harvests are incremental and resume."""
-    from paperboy.ingest.announce import fetch_announcements
-    from paperboy.ingest.harvest import harvest
-    from paperboy.ingest.http import ArxivHttp, ArxivUnavailable
-    from paperboy.ingest.schedule import harvest_sets
-    from paperboy.search import refresh_search
-    from paperboy.store import open_store
+    """The daemon's harvest run (``harvest_job``). When arXiv was unavailable for some set,
+    ``TransientJobError`` is raised at the end (after the other sets were harvested), so the
+    queue retries the run."""
+    from paperboy.ingest.schedule import harvest_job
 
-    unavailable: list[str] = []
-    store = open_store(settings.database_url, upgrade=False)
-    try:
-        with ArxivHttp(settings, store) as http:
-            sets = harvest_sets(settings)
-            for set_spec in sets:
-                try:
-                    report = harvest(store, http, set_spec=set_spec)
-                    log.info("harvest of %s done: %s", set_spec, report)
-                except ArxivUnavailable as exc:
-                    unavailable.append(set_spec)
-                    log.error("harvest of %s failed: %s", set_spec, exc)
-                except PaperboyError as exc:  # already in the ingest log
-                    log.error("harvest of %s failed: %s", set_spec, exc)
-            try:
-                fetch_announcements(store, http, sets)
-            except PaperboyError as exc:
-                log.error("announcements failed: %s", exc)
-        refresh_search(settings, store)
-    finally:
-        store.close()
+    unavailable = harvest_job(settings)
     if unavailable:
         raise TransientJobError(f"arXiv was unavailable for set(s) {', '.join(unavailable)}")
 

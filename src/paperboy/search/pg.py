@@ -187,9 +187,9 @@ class PgKeyword:
             ranked = [*words, *(_quoted(p) for p in parsed.phrases)]
             weights = self._idf(conn, ranked)
             queries = [f"websearch_to_tsquery('english', {sql.bind(w)})" for w in ranked]
-            rank = f"ts_rank('{RANK_WEIGHTS}', papers.search_tsv, {{q}}, {RANK_NORMALIZATION})"
             terms = [
-                f"{weight:.6f} * {rank.format(q=q)}"
+                f"{weight:.6f} * ts_rank('{RANK_WEIGHTS}', papers.search_tsv, {q}, "
+                f"{RANK_NORMALIZATION})"
                 for weight, q in zip(weights, queries, strict=True)
             ]
             if words:  # at least one free word must match (phrases are already required)
