@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -270,29 +271,64 @@ def fetch(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Web processes sharing the port and the database (default 1; "
+            "PAPERBOY_WORKERS). Use several on PostgreSQL.",
+        ),
+    ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Serve the web pages and the JSON API.
+
+    With --workers N, N processes answer on the same port. They keep no state of their own
+    that matters: the store (and on PostgreSQL the search indexes) live in the database, and
+    each process's response cache is keyed on the store's revision, so a write made through one
+    process is seen by all.
 
     \b
     Examples:
       paperboy serve
       paperboy serve --port 8001
-      PAPERBOY_DATABASE_URL=sqlite:////srv/paperboy.db paperboy serve --host 0.0.0.0
+      PAPERBOY_DATABASE_URL=postgresql+psycopg://paperboy@db/paperboy paperboy serve --workers 4
     """
     import uvicorn
 
     from paperboy.web.app import create_app
 
     settings = _settings(database_url, host=host, port=port)
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     store = _open(settings)
     count = store.count_papers()
+    plural = f" with {settings.workers} workers" if settings.workers > 1 else ""
     err.print(
         f"Serving {count:,} papers from {settings.database_url} "
-        f"on http://{settings.host}:{settings.port}"
+        f"on http://{settings.host}:{settings.port}{plural}"
     )
     if count == 0:
         err.print("The store is empty: run `paperboy import --demo` to load the demo data.")
+    if settings.workers > 1:
+        if store.backend == "sqlite":
+            err.print(
+                "Note: on SQLite every write waits for the one writer; several workers help "
+                "reads only. PostgreSQL is the backend for many workers."
+            )
+        store.close()
+        # Each worker process builds its app from the environment: hand the choices over.
+        os.environ["PAPERBOY_DATABASE_URL"] = settings.database_url
+        uvicorn.run(
+            "paperboy.web.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="info",
+        )
+        return
     uvicorn.run(
         create_app(settings, store=store),
         host=settings.host,
@@ -643,4 +679,6 @@ def announcements(
         raise typer.Exit(1)
 
 
+import paperboy.cli_jobs  # noqa: E402,F401  (registers worker, jobs)
+import paperboy.cli_store  # noqa: E402,F401  (registers migrate-store)
 from paperboy import cli_search  # noqa: E402,F401  (registers embed, index, search)

@@ -150,13 +150,20 @@ def check_schemas(source: SQLStore, target: SQLStore) -> None:
 
 
 def _needs_c_collation(engine: Engine) -> bool:
-    """Whether text keys must be compared with COLLATE "C" to get byte order on ``engine``."""
+    """Whether text keys must be compared with COLLATE "C" to get byte order on ``engine``.
+
+    Only a PostgreSQL database whose default collation is C compares text by bytes (and can
+    use its primary-key indexes for that order); the probe catches an ICU default collation,
+    which leaves ``datcollate`` at C.
+    """
     if engine.dialect.name != "postgresql":
         return False  # SQLite compares text with memcmp already
-    query = text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+    query = text(
+        "SELECT datcollate IN ('C', 'POSIX') AND 'a' > 'B' "
+        "FROM pg_database WHERE datname = current_database()"
+    )
     with engine.connect() as conn:
-        collation = conn.execute(query).scalar_one()
-    return str(collation) not in ("C", "POSIX")
+        return not conn.execute(query).scalar_one()
 
 
 class _Keys:
@@ -170,13 +177,13 @@ class _Keys:
             for col in self.columns
         ]
 
-    def after(self, key: Key) -> ColumnElement[bool]:
-        """Rows whose key sorts after ``key`` (expanded, so no row-value comparison is needed)."""
-        terms = []
-        for depth, col in enumerate(self.ordered):
-            equal = [self.columns[i] == key[i] for i in range(depth)]
-            terms.append(and_(*equal, col > key[depth]))
-        return or_(*terms)
+    def after(self, key: Key, depth: int = 0) -> ColumnElement[bool]:
+        """Rows whose key sorts after ``key``: ``a >= x AND (a > x OR <the rest after>)``,
+        which both engines answer with a range scan of the primary-key index."""
+        column, value = self.ordered[depth], key[depth]
+        if depth == len(self.ordered) - 1:
+            return column > value
+        return and_(column >= value, or_(column > value, self.after(key, depth + 1)))
 
     def at_most(self, key: Key) -> ColumnElement[bool]:
         return ~self.after(key)
