@@ -13,7 +13,15 @@ from paperboy.store.base import FeedPage, PeriodCount, Store
 from paperboy.store.dialects import create_store_engine
 from paperboy.store.sql import SQLStore
 
-__all__ = ["FeedPage", "PeriodCount", "SQLStore", "Store", "migrate", "open_store"]
+__all__ = [
+    "FeedPage",
+    "PeriodCount",
+    "SQLStore",
+    "Store",
+    "head_revision",
+    "migrate",
+    "open_store",
+]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -22,6 +30,13 @@ def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
+
+
+def head_revision() -> str:
+    """The schema revision this version of Paperboy expects."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def migrate(store: SQLStore, revision: str = "head") -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from paperboy.store.sql import SQLStore
+if TYPE_CHECKING:
+    from paperboy.store.sql import SQLStore
 
+HNSW_INDEX = "ix_embeddings_hnsw"
 # name -> definition, as migration 0005 creates them
 SEARCH_INDEXES: dict[str, str] = {
     "ix_papers_search_tsv": "CREATE INDEX IF NOT EXISTS ix_papers_search_tsv "

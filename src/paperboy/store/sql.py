@@ -54,6 +54,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_REBUILD_ABOVE = 5000  # finish_copy: missing vectors above which the HNSW index is rebuilt
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -647,6 +650,25 @@ class SQLStore:
         the pgvector column of every embedding that lacks it. Returns how many were filled."""
         if self.backend != "postgresql":
             return 0
+        from paperboy.store.bulk import HNSW_INDEX, rebuild_indexes
+
+        with self.engine.connect() as conn:
+            missing = int(
+                conn.execute(
+                    text("SELECT count(*) FROM embeddings WHERE embedding IS NULL")
+                ).scalar_one()
+            )
+        if missing == 0:
+            return 0
+        if missing > _REBUILD_ABOVE:  # building the graph once beats inserting into it
+            with self.engine.begin() as conn:
+                conn.execute(text(f"DROP INDEX IF EXISTS {HNSW_INDEX}"))
+        try:
+            return self._fill_vectors(batch)
+        finally:
+            rebuild_indexes(self)
+
+    def _fill_vectors(self, batch: int) -> int:
         filled = 0
         query = text(
             "SELECT paper_id, model, vector FROM embeddings WHERE embedding IS NULL "

@@ -28,7 +28,6 @@ from decimal import Decimal
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -49,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from paperboy.errors import PaperboyError, RecordRejected
-from paperboy.store import _alembic_config, dialects
+from paperboy.store import dialects, head_revision
 from paperboy.store.schema import metadata
 from paperboy.store.sql import SQLStore
 
@@ -121,11 +120,6 @@ def missing_sqlite_file(url: str) -> str | None:
     if not database or database == ":memory:" or os.path.exists(database):
         return None
     return database
-
-
-def head_revision() -> str | None:
-    """The newest schema revision this version of Paperboy knows."""
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def schema_revision(store: SQLStore) -> str | None:
