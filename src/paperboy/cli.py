@@ -386,7 +386,10 @@ def stats(
     out.print(f"Embedded for search by meaning: {embedded:,} of {store.count_papers():,}")
     if embedded < store.count_papers():
         out.print("  (run `paperboy embed` to embed the rest)")
-    out.print(f"Search indexes: {index_dir(settings)}")
+    if store.backend == "postgresql":
+        out.print("Search indexes: inside PostgreSQL (tsvector GIN, pgvector HNSW)")
+    else:
+        out.print(f"Search indexes: {index_dir(settings)}")
     store.close()
 
 

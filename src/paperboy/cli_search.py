@@ -191,17 +191,28 @@ def index_sync(database_url: DatabaseOpt = None) -> None:
 
 @index_app.command("rebuild")
 def index_rebuild(database_url: DatabaseOpt = None) -> None:
-    """Delete the search indexes and build them again from the store (always safe)."""
+    """Delete the search indexes and build them again from the store (always safe).
+
+    On SQLite they are files beside the database; on PostgreSQL they are the database's own
+    GIN and HNSW indexes (searches are slower while they are rebuilt)."""
     import shutil
 
     from paperboy.search import index_dir
 
     settings = _settings(database_url)
-    directory = index_dir(settings)
-    if directory.exists():
-        shutil.rmtree(directory)
     store = _open(settings)
     try:
+        if store.backend == "postgresql":
+            from paperboy.store.bulk import deferred_indexes
+
+            with deferred_indexes(store):  # drop, then build again (full text and HNSW)
+                pass
+            run_index_sync(settings, store)
+            err.print("Rebuilt the search indexes inside PostgreSQL.")
+            return
+        directory = index_dir(settings)
+        if directory.exists():
+            shutil.rmtree(directory)
         run_index_sync(settings, store)
         err.print(f"Rebuilt the search indexes in {directory}.")
     finally:

@@ -94,6 +94,18 @@ def _free_words(parsed: ParsedQuery) -> list[str]:
     return list(dict.fromkeys(kept or every))
 
 
+def _restricts(parsed: ParsedQuery) -> bool:
+    """Whether the query has required parts. Then its free words only rank (as in the embedded
+    backend's keyword index): ``bias since:2025`` lists 2025's papers, those on bias first."""
+    return bool(
+        parsed.phrases
+        or parsed.authors
+        or parsed.categories
+        or parsed.date_from is not None
+        or parsed.date_to is not None
+    )
+
+
 def _quoted(text_: str) -> str:
     return '"' + text_.replace('"', " ") + '"'
 
@@ -192,7 +204,7 @@ class PgKeyword:
                 f"{RANK_NORMALIZATION})"
                 for weight, q in zip(weights, queries, strict=True)
             ]
-            if words:  # at least one free word must match (phrases are already required)
+            if words and not _restricts(parsed):  # words alone: one of them must match
                 any_word = " || ".join(queries[: len(words)])
                 sql.clauses.append(f"papers.search_tsv @@ ({any_word})")
             rows = conn.execute(
@@ -214,7 +226,7 @@ class PgKeyword:
         sql = _Sql()
         self._filters(parsed, sql)
         words = _free_words(parsed)
-        if words:
+        if words and not _restricts(parsed):
             any_word = " || ".join(f"websearch_to_tsquery('english', {sql.bind(w)})" for w in words)
             sql.clauses.append(f"papers.search_tsv @@ ({any_word})")
         sql.clauses.append(f"papers.id = ANY({sql.bind(list(ids))})")
