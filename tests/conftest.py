@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import threading
 import time
@@ -10,11 +12,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
+import sqlalchemy
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.pool import NullPool
 
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
@@ -54,28 +59,86 @@ def _pg_admin(sql: str) -> None:
         conn.execute(sql)
 
 
-@pytest.fixture
-def new_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """Makes fresh empty databases on the backend under test: ``new_database_url("name")``."""
+class NewDatabaseUrl(Protocol):
+    """The type of ``new_database_url`` / ``module_database_url``."""
+
+    def __call__(self, name: str = "paperboy", template: str | None = None) -> str: ...
+
+
+@contextlib.contextmanager
+def _database_factory(folder: Path) -> Iterator[NewDatabaseUrl]:
+    """Yield a maker of fresh empty databases (SQLite files in ``folder``); drop them after."""
     created: list[str] = []
 
-    def make(name: str = "paperboy") -> str:
+    def make(name: str = "paperboy", template: str | None = None) -> str:
+        """A new database; with ``template`` (the URL of a database no one is connected to),
+        a copy of that one: for SQLite its file and everything beside it named after it (its
+        WAL, its search index folder)."""
         if not TEST_PG_URL:
-            return f"sqlite:///{tmp_path / (name + '.db')}"
+            path = folder / (name + ".db")
+            if template is not None:
+                source = Path(sqlalchemy.make_url(template).database or "")
+                for item in source.parent.glob(source.name + "*"):
+                    target = path.with_name(path.name + item.name[len(source.name) :])
+                    if item.is_dir():
+                        shutil.copytree(item, target)
+                    else:
+                        shutil.copy2(item, target)
+            return f"sqlite:///{path}"
         database = f"t_{name[:20].lower()}_{uuid.uuid4().hex[:12]}"
-        _pg_admin(f'CREATE DATABASE "{database}" TEMPLATE template1')
+        source_db = sqlalchemy.make_url(template).database if template else "template1"
+        _pg_admin(f'CREATE DATABASE "{database}" TEMPLATE "{source_db}"')
         created.append(database)
         return TEST_PG_URL.rsplit("/", 1)[0] + "/" + database
 
-    yield make
-    for database in created:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    try:
+        yield make
+    finally:
+        for database in created:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture
-def database_url(new_database_url: Callable[[str], str]) -> str:
+def new_database_url(tmp_path: Path) -> Iterator[NewDatabaseUrl]:
+    """Makes fresh empty databases on the backend under test: ``new_database_url("name")``."""
+    with _database_factory(tmp_path) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_database_url(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[NewDatabaseUrl]:
+    """``new_database_url`` for module-scoped fixtures: the databases live until the module ends."""
+    with _database_factory(tmp_path_factory.mktemp("module-db")) as make:
+        yield make
+
+
+@pytest.fixture
+def database_url(new_database_url: NewDatabaseUrl) -> str:
     """The test's own empty database: an SQLite file in tmp_path or a new PostgreSQL database."""
     return new_database_url("paperboy")
+
+
+def sql_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on a connection of its own, outside any store's engine; return every row."""
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sqlalchemy.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def assert_consistent(url: str) -> None:
+    """The database at ``url`` holds no row without its paper; an SQLite file also passes its
+    own integrity and foreign-key checks."""
+    if sqlalchemy.make_url(url).get_backend_name() == "sqlite":
+        assert sql_rows(url, "PRAGMA integrity_check") == [("ok",)]
+        assert sql_rows(url, "PRAGMA foreign_key_check") == []
+    for table in ("feed_entries", "embeddings"):
+        orphans = f"SELECT count(*) FROM {table} WHERE paper_id NOT IN (SELECT id FROM papers)"
+        assert sql_rows(url, orphans) == [(0,)], f"{table} rows without their paper"
 
 
 def shared_path(relative: str) -> Path:

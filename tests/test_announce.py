@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -207,9 +206,9 @@ def replay() -> Iterator[ArxivReplay]:
         yield server
 
 
-def client_for(replay: ArxivReplay, tmp_path: Path, store: SQLStore) -> ArxivHttp:
+def client_for(replay: ArxivReplay, database_url: str, store: SQLStore) -> ArxivHttp:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'paperboy.db'}",
+        database_url=database_url,
         arxiv_rss_url=f"{replay.url}/rss",
         arxiv_min_interval=0.0,
         arxiv_backoff=0.01,
@@ -220,10 +219,10 @@ def client_for(replay: ArxivReplay, tmp_path: Path, store: SQLStore) -> ArxivHtt
 
 
 def test_fetch_stores_new_and_cross_not_replacements(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
     replay.rss["cs.CL"] = mixed()
-    with client_for(replay, tmp_path, store) as http:
+    with client_for(replay, database_url, store) as http:
         report = fetch_announcements(store, http, ["cs.CL"])
     assert replay.seen[0].path == "/rss/cs.CL"
     assert report.types == {"new": 1, "cross": 1, "replace": 1, "replace-cross": 1}
@@ -244,16 +243,16 @@ def test_fetch_stores_new_and_cross_not_replacements(
     run = store.ingest_runs(1)[0]
     assert (run.source, run.status, run.inserted, run.detail) == ("rss", "ok", 4, "cs.CL")
 
-    with client_for(replay, tmp_path, store) as http:  # idempotent
+    with client_for(replay, database_url, store) as http:  # idempotent
         again = fetch_announcements(store, http, ["cs.CL"])
     assert again.counts.inserted == again.counts.updated == 0
     assert again.counts.feed_added == again.counts.feed_updated == 0
     assert store.count_feed_entries() == 2
 
 
-def test_fetch_empty_channel(replay: ArxivReplay, store: SQLStore, tmp_path: Path) -> None:
+def test_fetch_empty_channel(replay: ArxivReplay, store: SQLStore, database_url: str) -> None:
     replay.rss["cs.CL"] = feed([])
-    with client_for(replay, tmp_path, store) as http:
+    with client_for(replay, database_url, store) as http:
         report = fetch_announcements(store, http, ["cs.CL"])
     assert report.categories[0].error is None and report.types["new"] == 0
     assert store.count_feed_entries() == 0
@@ -262,10 +261,10 @@ def test_fetch_empty_channel(replay: ArxivReplay, store: SQLStore, tmp_path: Pat
 
 @pytest.mark.parametrize("body", [b"<rss><channel><item>", b"<html><body>Oops</body></html>"])
 def test_fetch_unusable_feed_stores_nothing(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path, body: bytes
+    replay: ArxivReplay, store: SQLStore, database_url: str, body: bytes
 ) -> None:
     replay.rss["cs.CL"] = body
-    with client_for(replay, tmp_path, store) as http:
+    with client_for(replay, database_url, store) as http:
         report = fetch_announcements(store, http, ["cs.CL", "cs.XX"])
     assert [c.error is not None for c in report.categories] == [True, True]
     assert "HTTP 404" in (report.categories[1].error or "")
@@ -276,10 +275,10 @@ def test_fetch_unusable_feed_stores_nothing(
 
 
 def test_fetch_item_without_id_keeps_the_rest(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
     replay.rss["cs.CL"] = feed([item(DEMO[0], "new", with_id=False), item(DEMO[1], "new")])
-    with client_for(replay, tmp_path, store) as http:
+    with client_for(replay, database_url, store) as http:
         report = fetch_announcements(store, http, ["cs.CL"])
     assert report.problems == ["cs.CL: item 1: item has no arXiv id"]
     assert store.get_paper(DEMO[1]["id"]) is not None and store.count_papers() == 1
@@ -288,7 +287,7 @@ def test_fetch_item_without_id_keeps_the_rest(
 
 
 def test_announcement_of_a_demo_paper_merges(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
     import_files(store, [demo_data_path()])
     row = DEMO[0]
@@ -296,7 +295,7 @@ def test_announcement_of_a_demo_paper_merges(
     assert daily.source == "daily" and daily.announce_type is None
     papers = store.count_papers()
     replay.rss["cs.CL"] = feed([item(row, "new")])
-    with client_for(replay, tmp_path, store) as http:
+    with client_for(replay, database_url, store) as http:
         report = fetch_announcements(store, http, ["cs.CL"])
     assert report.counts.inserted == 0 and report.counts.feed_added == 1
     assert store.count_papers() == papers
@@ -309,7 +308,7 @@ def test_announcement_of_a_demo_paper_merges(
     assert paper is not None and paper.categories == ("cs.CL", "cs.AI") and paper.version == 1
 
 
-def test_cli_announcements(replay: ArxivReplay, tmp_path: Path) -> None:
+def test_cli_announcements(replay: ArxivReplay, database_url: str) -> None:
     from typer.testing import CliRunner
 
     from paperboy.cli import app
@@ -317,7 +316,7 @@ def test_cli_announcements(replay: ArxivReplay, tmp_path: Path) -> None:
     runner = CliRunner(env={"COLUMNS": "240", "NO_COLOR": "1"})
     replay.rss["cs.CL"] = mixed()
     env = {
-        "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PAPERBOY_DATABASE_URL": database_url,
         "PAPERBOY_ARXIV_RSS_URL": f"{replay.url}/rss",
         "PAPERBOY_ARXIV_MIN_INTERVAL": "0",
         "PAPERBOY_ARXIV_RETRIES": "0",

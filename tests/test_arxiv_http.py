@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,10 +23,10 @@ def replay() -> Iterator[ArxivReplay]:
 
 
 def client_for(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path, **overrides: object
+    replay: ArxivReplay, store: SQLStore, database_url: str, **overrides: object
 ) -> tuple[ArxivHttp, list[float]]:
     values: dict[str, object] = {
-        "database_url": f"sqlite:///{tmp_path / 'paperboy.db'}",
+        "database_url": database_url,
         "arxiv_api_url": f"{replay.url}/api/query",
         "arxiv_oai_url": f"{replay.url}/oai",
         "arxiv_min_interval": 0.05,
@@ -46,35 +45,39 @@ def client_for(
     return ArxivHttp(settings, store, sleep=sleep), waits
 
 
-def test_recorded_answer_comes_back(replay: ArxivReplay, store: SQLStore, tmp_path: Path) -> None:
-    http, _ = client_for(replay, store, tmp_path)
+def test_recorded_answer_comes_back(
+    replay: ArxivReplay, store: SQLStore, database_url: str
+) -> None:
+    http, _ = client_for(replay, store, database_url)
     answer = http.get(http.settings.arxiv_api_url, ONE_ID)
     assert answer.status == 200 and b"1605.08386" in answer.body
     assert replay.seen[0].params["id_list"] == "1605.08386"
 
 
 def test_requests_are_paced_across_clients(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
-    first, _ = client_for(replay, store, tmp_path, arxiv_min_interval=0.3)
-    second, _ = client_for(replay, store, tmp_path, arxiv_min_interval=0.3)
+    first, _ = client_for(replay, store, database_url, arxiv_min_interval=0.3)
+    second, _ = client_for(replay, store, database_url, arxiv_min_interval=0.3)
     for http in (first, second, first, second):
         http.get(http.settings.arxiv_api_url, ONE_ID)
     gaps = [b.at - a.at for a, b in zip(replay.seen, replay.seen[1:], strict=False)]
     assert all(gap >= 0.28 for gap in gaps), gaps
 
 
-def test_503_retry_after_is_honoured(replay: ArxivReplay, store: SQLStore, tmp_path: Path) -> None:
-    http, waits = client_for(replay, store, tmp_path)
+def test_503_retry_after_is_honoured(
+    replay: ArxivReplay, store: SQLStore, database_url: str
+) -> None:
+    http, waits = client_for(replay, store, database_url)
     replay.faults.append(Fault("status", 503, b"busy", {"Retry-After": "2"}))
     answer = http.get(http.settings.arxiv_api_url, ONE_ID)
     assert answer.status == 200 and 2.0 in waits and len(replay.seen) == 2
 
 
 def test_reset_and_cut_off_bodies_are_retried(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
-    http, _ = client_for(replay, store, tmp_path)
+    http, _ = client_for(replay, store, database_url)
     replay.faults.extend([Fault("reset"), Fault("truncate")])
     answer = http.get(http.settings.arxiv_api_url, ONE_ID)
     assert answer.status == 200 and answer.body.rstrip().endswith(b"</feed>")
@@ -82,35 +85,35 @@ def test_reset_and_cut_off_bodies_are_retried(
 
 
 def test_slow_answer_times_out_then_retries(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
-    http, _ = client_for(replay, store, tmp_path, arxiv_timeout=0.3)
+    http, _ = client_for(replay, store, database_url, arxiv_timeout=0.3)
     replay.faults.append(Fault("slow", delay=1.0))
     assert http.get(http.settings.arxiv_api_url, ONE_ID).status == 200
     assert len(replay.seen) == 2
 
 
 def test_client_errors_are_returned_not_retried(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
-    http, _ = client_for(replay, store, tmp_path)
+    http, _ = client_for(replay, store, database_url)
     params = {**ONE_ID, "id_list": "abc"}
     answer = http.get(http.settings.arxiv_api_url, params)
     assert answer.status == 400 and b"incorrect id format for abc" in answer.body
     assert len(replay.seen) == 1
 
 
-def test_gives_up_clearly(replay: ArxivReplay, store: SQLStore, tmp_path: Path) -> None:
-    http, _ = client_for(replay, store, tmp_path, arxiv_retries=2)
+def test_gives_up_clearly(replay: ArxivReplay, store: SQLStore, database_url: str) -> None:
+    http, _ = client_for(replay, store, database_url, arxiv_retries=2)
     replay.faults.extend(Fault("status", 500, b"oops") for _ in range(3))
     with pytest.raises(ArxivUnavailable, match="after 3 attempts"):
         http.get(http.settings.arxiv_api_url, ONE_ID)
 
 
 def test_retry_after_too_long_gives_up(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> None:
-    http, _ = client_for(replay, store, tmp_path, arxiv_max_retry_after=10)
+    http, _ = client_for(replay, store, database_url, arxiv_max_retry_after=10)
     replay.faults.append(Fault("status", 503, b"", {"Retry-After": "3600"}))
     with pytest.raises(ArxivUnavailable, match="retry after 3600"):
         http.get(http.settings.arxiv_api_url, ONE_ID)

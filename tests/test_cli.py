@@ -1,14 +1,16 @@
-"""The ``paperboy`` command line, run in-process with Typer's CliRunner on real SQLite files."""
+"""The ``paperboy`` command line, run in-process with Typer's CliRunner, on either backend."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
 from conftest import shared_path
@@ -34,22 +36,35 @@ def invoke(*args: str | Path) -> Result:
     return runner.invoke(app, [str(a) for a in args])
 
 
-def url_for(path: Path) -> str:
-    return f"sqlite:///{path}"
+def table_names(url: str) -> set[str]:
+    """The tables in the database at ``url``, read on a connection of its own."""
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+    try:
+        return set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def untouched(url: str) -> bool:
+    """True while nothing has created the database file (SQLite) or any table in it."""
+    parsed = sqlalchemy.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return not Path(parsed.database or "").exists()
+    return table_names(url) == set()
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the demo data set, imported once through the command line."""
-    path = tmp_path_factory.mktemp("cli-demo") / "demo.db"
-    result = invoke("import", "--demo", "--database-url", url_for(path))
+def demo_db(module_database_url: Callable[[str], str]) -> str:
+    """The URL of a store holding the demo data set, imported once through the command line."""
+    url = module_database_url("cli-demo")
+    result = invoke("import", "--demo", "--database-url", url)
     assert result.exit_code == 0, result.output
-    return path
+    return url
 
 
 @pytest.fixture
-def demo_store(demo_db: Path) -> Iterator[SQLStore]:
-    store = open_store(url_for(demo_db))
+def demo_store(demo_db: str) -> Iterator[SQLStore]:
+    store = open_store(demo_db)
     yield store
     store.close()
 
@@ -88,8 +103,8 @@ def summary_value(output: str, label: str) -> str:
     return match[1]
 
 
-def test_import_demo_summary_then_if_empty_does_nothing(tmp_path: Path) -> None:
-    url = url_for(tmp_path / "p.db")
+def test_import_demo_summary_then_if_empty_does_nothing(database_url: str) -> None:
+    url = database_url
 
     first = invoke("import", "--demo", "--database-url", url)
 
@@ -114,8 +129,8 @@ def test_import_demo_summary_then_if_empty_does_nothing(tmp_path: Path) -> None:
         store.close()
 
 
-def test_reimport_summary_counts_skipped(tmp_path: Path) -> None:
-    url = url_for(tmp_path / "p.db")
+def test_reimport_summary_counts_skipped(database_url: str) -> None:
+    url = database_url
     sample = shared_path("data/hf-daily-papers/raw_api_samples/2025-06-10.json")
     assert invoke("import", sample, "--database-url", url).exit_code == 0
 
@@ -127,8 +142,8 @@ def test_reimport_summary_counts_skipped(tmp_path: Path) -> None:
     assert summary_value(again.output, "skipped (unchanged)") == "28"
 
 
-def test_import_broken_file_exits_1_and_names_it(tmp_path: Path) -> None:
-    url = url_for(tmp_path / "p.db")
+def test_import_broken_file_exits_1_and_names_it(tmp_path: Path, database_url: str) -> None:
+    url = database_url
     with gzip.open(shared_path("data/hf-daily-papers/hf_daily_papers.jsonl.gz"), "rb") as fh:
         lines = [next(fh) for _ in range(120)]
     data = gzip.compress(b"".join(lines))
@@ -143,21 +158,21 @@ def test_import_broken_file_exits_1_and_names_it(tmp_path: Path) -> None:
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a crash
 
 
-def test_import_python_repr_file_exits_1_and_names_it(tmp_path: Path) -> None:
+def test_import_python_repr_file_exits_1_and_names_it(database_url: str) -> None:
     sample = shared_path("data/hf-daily-papers/raw_api_samples/2024-12-11.json")
 
-    result = invoke("import", sample, "--database-url", url_for(tmp_path / "p.db"))
+    result = invoke("import", sample, "--database-url", database_url)
 
     assert result.exit_code == 1, result.output
     assert "2024-12-11.json" in result.output and "Python" in result.output
 
 
-def test_import_malformed_line_exits_1_with_line_number(tmp_path: Path) -> None:
+def test_import_malformed_line_exits_1_with_line_number(tmp_path: Path, database_url: str) -> None:
     path = tmp_path / "daily.jsonl"
     good = {"id": "2405.15738", "title": "ConvLLaVA", "daily_date": "2024-05-27", "upvotes": 32}
     path.write_text(json.dumps(good) + "\n{not json\n")
 
-    result = invoke("import", path, "--database-url", url_for(tmp_path / "p.db"))
+    result = invoke("import", path, "--database-url", database_url)
 
     assert result.exit_code == 1, result.output
     assert f"{path}:2" in result.output
@@ -165,30 +180,30 @@ def test_import_malformed_line_exits_1_with_line_number(tmp_path: Path) -> None:
     assert summary_value(result.output, "skipped (malformed)") == "1"
 
 
-def test_import_missing_file_exits_1(tmp_path: Path) -> None:
-    result = invoke(
-        "import", tmp_path / "absent.jsonl", "--database-url", url_for(tmp_path / "p.db")
-    )
+def test_import_missing_file_exits_1(tmp_path: Path, database_url: str) -> None:
+    result = invoke("import", tmp_path / "absent.jsonl", "--database-url", database_url)
     assert result.exit_code == 1, result.output
     assert "absent.jsonl" in result.output
 
 
-def test_import_out_of_range_number_is_reported_not_crashed(tmp_path: Path) -> None:
+def test_import_out_of_range_number_is_reported_not_crashed(
+    tmp_path: Path, database_url: str
+) -> None:
     path = tmp_path / "daily.jsonl"
     bad = {"id": "2405.15738", "title": "T", "daily_date": "2024-05-27", "upvotes": 10**20}
     path.write_text(json.dumps(bad) + "\n")
 
-    result = invoke("import", path, "--database-url", url_for(tmp_path / "p.db"))
+    result = invoke("import", path, "--database-url", database_url)
 
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 1 and "daily.jsonl" in result.output
 
 
-def test_import_without_arguments_exits_2(tmp_path: Path) -> None:
-    result = invoke("import", "--database-url", url_for(tmp_path / "p.db"))
+def test_import_without_arguments_exits_2(database_url: str) -> None:
+    result = invoke("import", "--database-url", database_url)
     assert result.exit_code == 2
     assert "Nothing to import" in result.output
-    assert not (tmp_path / "p.db").exists()  # usage errors touch nothing
+    assert untouched(database_url)  # usage errors touch nothing
 
 
 def test_no_command_exits_2_with_usage() -> None:
@@ -208,8 +223,8 @@ def table_row(output: str, period: str) -> list[str]:
     raise AssertionError(f"no row for {period} in:\n{output}")
 
 
-def test_stats_by_day_last_3_matches_the_store(demo_db: Path, demo_store: SQLStore) -> None:
-    result = invoke("stats", "--by", "day", "--last", "3", "--database-url", url_for(demo_db))
+def test_stats_by_day_last_3_matches_the_store(demo_db: str, demo_store: SQLStore) -> None:
+    result = invoke("stats", "--by", "day", "--last", "3", "--database-url", demo_db)
 
     assert result.exit_code == 0, result.output
     counts = demo_store.feed_counts("day")
@@ -225,8 +240,8 @@ def test_stats_by_day_last_3_matches_the_store(demo_db: Path, demo_store: SQLSto
     assert "Feed entries: 9,877" in result.output
 
 
-def test_stats_by_month_matches_the_store(demo_db: Path, demo_store: SQLStore) -> None:
-    result = invoke("stats", "--by", "month", "--last", "0", "--database-url", url_for(demo_db))
+def test_stats_by_month_matches_the_store(demo_db: str, demo_store: SQLStore) -> None:
+    result = invoke("stats", "--by", "month", "--last", "0", "--database-url", demo_db)
 
     assert result.exit_code == 0, result.output
     counts = demo_store.feed_counts("month")
@@ -241,14 +256,14 @@ def test_stats_by_month_matches_the_store(demo_db: Path, demo_store: SQLStore) -
     assert "not shown" not in result.output
 
 
-def test_stats_rejects_week(demo_db: Path) -> None:
-    result = invoke("stats", "--by", "week", "--database-url", url_for(demo_db))
+def test_stats_rejects_week(demo_db: str) -> None:
+    result = invoke("stats", "--by", "week", "--database-url", demo_db)
     assert result.exit_code == 2
     assert "'day' or 'month'" in result.output
 
 
-def test_status_lists_import_runs(tmp_path: Path) -> None:
-    url = url_for(tmp_path / "p.db")
+def test_status_lists_import_runs(database_url: str) -> None:
+    url = database_url
     empty = invoke("status", "--database-url", url)
     assert empty.exit_code == 0 and "No ingest runs yet" in empty.output
 
@@ -268,16 +283,16 @@ def test_status_lists_import_runs(tmp_path: Path) -> None:
     assert result.output.index("│ 2 ") < result.output.index("│ 1 ")  # newest first
 
 
-def test_db_upgrade_creates_and_keeps_the_schema(tmp_path: Path) -> None:
-    path = tmp_path / "fresh" / "p.db"
-    first = invoke("db", "upgrade", "--database-url", url_for(path))
+def test_db_upgrade_creates_and_keeps_the_schema(database_url: str) -> None:
+    assert untouched(database_url)
+    first = invoke("db", "upgrade", "--database-url", database_url)
     assert first.exit_code == 0, first.output
     assert "up to date" in first.output
-    assert path.exists()
+    assert {"papers", "feed_entries", "ingest_log", "alembic_version"} <= table_names(database_url)
 
-    again = invoke("db", "upgrade", "--database-url", url_for(path))
+    again = invoke("db", "upgrade", "--database-url", database_url)
     assert again.exit_code == 0, again.output
-    store = open_store(url_for(path), upgrade=False)
+    store = open_store(database_url, upgrade=False)
     try:
         assert store.count_papers() == 0 and store.ingest_runs() == []
     finally:

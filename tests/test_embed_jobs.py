@@ -7,6 +7,7 @@ quickly; one runs the real ``paperboy embed`` command with the packaged model.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,9 @@ def test_limit(store: SQLStore) -> None:
     assert store.count_papers_to_embed("hash-model") == 7
 
 
-def test_export_and_load_roundtrip(store: SQLStore, tmp_path: Path, settings: Settings) -> None:
+def test_export_and_load_roundtrip(
+    store: SQLStore, tmp_path: Path, settings: Settings, new_database_url: Callable[[str], str]
+) -> None:
     ids = _fill(store, 12)
     embed_pending(store, HashEncoder())
     path = tmp_path / "vectors.npz"
@@ -104,7 +107,7 @@ def test_export_and_load_roundtrip(store: SQLStore, tmp_path: Path, settings: Se
 
     from paperboy.store import open_store
 
-    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    other = open_store(new_database_url("other"))
     try:
         rows = list(demo_rows()[:12])
         changed = demo_record(rows[0], title="Changed since the export")

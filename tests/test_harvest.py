@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -83,13 +82,13 @@ def replay(three_pages: tuple[bytes, dict[str, bytes]]) -> Iterator[ArxivReplay]
 
 @pytest.fixture
 def make_http(
-    replay: ArxivReplay, store: SQLStore, tmp_path: Path
+    replay: ArxivReplay, store: SQLStore, database_url: str
 ) -> Iterator[Callable[..., ArxivHttp]]:
     clients: list[ArxivHttp] = []
 
     def make(**overrides: object) -> ArxivHttp:
         values: dict[str, object] = {
-            "database_url": f"sqlite:///{tmp_path / 'paperboy.db'}",
+            "database_url": database_url,
             "arxiv_oai_url": f"{replay.url}/oai",
             "arxiv_min_interval": 0.01,
             "arxiv_backoff": 0.01,

@@ -7,17 +7,17 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from arxiv_replay import ArxivReplay
+from conftest import assert_consistent, sql_rows
 from paperboy.store import open_store
 from test_harvest import TOTAL, real_page, split_pages
 
@@ -28,22 +28,23 @@ PER_PAGE = 60  # 387 records: 7 pages
 PARALLEL = 4
 
 
-def snapshot(db: Path) -> list[tuple[object, ...]]:
-    """Every paper, without bookkeeping timestamps."""
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        return conn.execute(
-            "SELECT id, version, title, abstract, authors, categories, primary_category,"
-            " published, updated, comments, journal_ref, doi, license, withdrawn"
-            " FROM papers ORDER BY id"
-        ).fetchall()
+def snapshot(db: str) -> list[tuple[Any, ...]]:
+    """Every paper, without bookkeeping timestamps (checked consistent first)."""
+    assert_consistent(db)
+    return sql_rows(
+        db,
+        "SELECT id, version, title, abstract, authors, categories, primary_category,"
+        " published, updated, comments, journal_ref, doi, license, withdrawn"
+        " FROM papers ORDER BY id",
+    )
 
 
-def checkpoint(db: Path) -> tuple[object, ...] | None:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT resumption_token, pages_done, records_done, last_datestamp FROM harvest_state"
-        ).fetchone()
+def checkpoint(db: str) -> tuple[Any, ...] | None:
+    rows = sql_rows(
+        db, "SELECT resumption_token, pages_done, records_done, last_datestamp FROM harvest_state"
+    )
+    assert len(rows) <= 1, rows
+    return rows[0] if rows else None
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +54,10 @@ def replay() -> Iterator[ArxivReplay]:
         yield server
 
 
-def start_harvest(replay: ArxivReplay, db: Path) -> subprocess.Popen[bytes]:
+def start_harvest(replay: ArxivReplay, db: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "PAPERBOY_DATABASE_URL": f"sqlite:///{db}",
+        "PAPERBOY_DATABASE_URL": db,
         "PAPERBOY_ARXIV_OAI_URL": f"{replay.url}/oai",
         "PAPERBOY_ARXIV_MIN_INTERVAL": "0.05",
         "PAPERBOY_ARXIV_BACKOFF": "0.01",
@@ -68,14 +69,14 @@ def start_harvest(replay: ArxivReplay, db: Path) -> subprocess.Popen[bytes]:
 
 @pytest.fixture(scope="module")
 def reference(
-    replay: ArxivReplay, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[float, float, list[tuple[object, ...]]]:
+    replay: ArxivReplay, module_database_url: Callable[[str], str]
+) -> tuple[float, float, list[tuple[Any, ...]]]:
     """An uninterrupted harvest: when its first and last requests came, what it stored.
 
     The window between them is where the harvest works (after it, the command only updates the
     search index), so that is where the kills are spread."""
-    db = tmp_path_factory.mktemp("reference") / "reference.db"
-    open_store(f"sqlite:///{db}").close()
+    db = module_database_url("reference")
+    open_store(db).close()
     replay.seen.clear()
     start = time.monotonic()
     assert start_harvest(replay, db).wait(timeout=60) == 0
@@ -89,9 +90,9 @@ def reference(
 
 def trial(
     pages: tuple[bytes, dict[str, bytes]],
-    db: Path,
+    db: str,
     delay: float,
-    expected: list[tuple[object, ...]],
+    expected: list[tuple[Any, ...]],
 ) -> tuple[bool, bool]:
     """Kill a harvest ``delay`` s after its first request, check the store, finish it.
 
@@ -114,7 +115,7 @@ def trial(
     return killed, result
 
 
-def _check_and_finish(replay: ArxivReplay, db: Path, expected: list[tuple[object, ...]]) -> bool:
+def _check_and_finish(replay: ArxivReplay, db: str, expected: list[tuple[Any, ...]]) -> bool:
     papers = snapshot(db)  # consistent right after the kill
     state = checkpoint(db)
     mid = state is not None and state[0] is not None
@@ -130,24 +131,23 @@ def _check_and_finish(replay: ArxivReplay, db: Path, expected: list[tuple[object
     assert snapshot(db) == expected
     assert checkpoint(db)[0::3] == (None, "2016-10-21")  # type: ignore[index]
 
-    with sqlite3.connect(db) as conn:
-        statuses = [r[0] for r in conn.execute("SELECT status FROM ingest_log ORDER BY id DESC")]
+    statuses = [r[0] for r in sql_rows(db, "SELECT status FROM ingest_log ORDER BY id DESC")]
     assert statuses[0] == "ok"
     assert "running" not in statuses, "a killed run must not stay 'running'"
     return mid
 
 
 def test_killed_harvest_is_consistent_and_resumes(
-    tmp_path: Path,
-    reference: tuple[float, float, list[tuple[object, ...]]],
+    new_database_url: Callable[[str], str],
+    reference: tuple[float, float, list[tuple[Any, ...]]],
 ) -> None:
     first_request, duration, expected = reference
     rng = random.Random(20261129)
     delays = [rng.uniform(0, duration - first_request) for _ in range(TRIALS)]
     pages = split_pages(real_page(), PER_PAGE)
-    dbs = [tmp_path / f"kill-{n}.db" for n in range(TRIALS)]
+    dbs = [new_database_url(f"kill{n}") for n in range(TRIALS)]
     for db in dbs:  # schema in place before the clock starts (alembic is not thread-safe)
-        open_store(f"sqlite:///{db}").close()
+        open_store(db).close()
     with ThreadPoolExecutor(PARALLEL) as pool:
         futures = [
             pool.submit(trial, pages, db, delay, expected)

@@ -1,5 +1,9 @@
 """The search indexes beside the store: incremental catch-up, crash safety, rebuilds.
 
+These are the files an SQLite store searches with; a PostgreSQL store searches inside the
+database (paperboy.search.pg), so the tests of the files themselves (snapshots, progress
+records, writer locks) run on SQLite only, while the catch-up from the store runs on both.
+
 Vectors here are seeded random unit vectors written through the store's own API, so these
 tests exercise the index plumbing without the embedding model (tests/test_search.py uses it).
 """
@@ -14,9 +18,11 @@ import pytest
 
 from demo import demo_record, demo_rows
 from paperboy.embed.jobs import decode_vector, encode_vector
+from paperboy.search import index_dir, open_search
 from paperboy.search.index import SearchIndex
 from paperboy.search.keyword import KeywordIndex
-from paperboy.store import SQLStore
+from paperboy.settings import Settings
+from paperboy.store import SQLStore, open_store
 
 MODEL = "test-model"
 
@@ -82,6 +88,7 @@ def test_vectors_catch_up_and_replace(store: SQLStore, index: SearchIndex) -> No
     assert float(index.vectors.scores(first[0], [ids[0]])[ids[0]]) < 0.5
 
 
+@pytest.mark.sqlite_only
 def test_vector_snapshot_loads_then_catches_up(
     store: SQLStore, index: SearchIndex, tmp_path: Path
 ) -> None:
@@ -96,6 +103,7 @@ def test_vector_snapshot_loads_then_catches_up(
     assert again.vectors.search(later[2], 1)[0][0] == ids[8]
 
 
+@pytest.mark.sqlite_only
 def test_truncated_vector_snapshot_is_rebuilt_from_the_store(
     store: SQLStore, index: SearchIndex, tmp_path: Path
 ) -> None:
@@ -109,6 +117,7 @@ def test_truncated_vector_snapshot_is_rebuilt_from_the_store(
     assert again.vectors.search(vectors[5], 1)[0][0] == ids[5]
 
 
+@pytest.mark.sqlite_only
 def test_crash_between_commit_and_progress_record_redoes_safely(
     store: SQLStore, index: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +139,7 @@ def test_crash_between_commit_and_progress_record_redoes_safely(
     assert len(hits) == len(set(hits))
 
 
+@pytest.mark.sqlite_only
 def test_unreadable_progress_record_rebuilds(store: SQLStore, index: SearchIndex) -> None:
     ids = _fill(store, 10)
     index.sync()
@@ -140,6 +150,7 @@ def test_unreadable_progress_record_rebuilds(store: SQLStore, index: SearchIndex
     assert len(again.keyword) == len(ids)
 
 
+@pytest.mark.sqlite_only
 def test_other_schema_version_rebuilds(store: SQLStore, index: SearchIndex) -> None:
     ids = _fill(store, 10)
     index.sync()
@@ -151,6 +162,7 @@ def test_other_schema_version_rebuilds(store: SQLStore, index: SearchIndex) -> N
     assert again.sync().keyword_docs == len(ids)
 
 
+@pytest.mark.sqlite_only
 def test_busy_writer_is_reported_not_raised(store: SQLStore, index: SearchIndex) -> None:
     _fill(store, 5)
     index.sync()
@@ -189,7 +201,8 @@ def test_withdrawn_and_filters(store: SQLStore, index: SearchIndex) -> None:
     assert ids[0] not in [h.paper_id for h in index.keyword.search("cat:math", 20)]
 
 
-def test_import_command_updates_the_index(settings: object, tmp_path: Path) -> None:
+def _import_fifteen(url: str, tmp_path: Path) -> str:
+    """Import the first 15 demo papers with ``paperboy import``; return its output."""
     import gzip
 
     from typer.testing import CliRunner
@@ -200,11 +213,34 @@ def test_import_command_updates_the_index(settings: object, tmp_path: Path) -> N
     source = tmp_path / "few.jsonl"
     with gzip.open(demo_data_path(), "rt", encoding="utf-8") as fh:
         source.write_text("".join(line for _, line in zip(range(15), fh, strict=False)))
-    url = settings.database_url  # type: ignore[attr-defined]
     result = CliRunner().invoke(app, ["import", str(source), "--no-embed", "--database-url", url])
     assert result.exit_code == 0, result.output
-    assert "15 papers indexed" in result.output
-    index = KeywordIndex.open(Path(url.removeprefix("sqlite:///") + ".index") / "keyword")
-    assert len(index) == 15
-    row = demo_rows()[4]
-    assert row["id"] in [h.paper_id for h in index.search(row["title"], 3)]
+    return result.output
+
+
+@pytest.mark.sqlite_only
+def test_import_command_updates_the_index(settings: Settings, tmp_path: Path) -> None:
+    output = _import_fifteen(settings.database_url, tmp_path)
+    assert "15 papers indexed" in output
+    index = KeywordIndex.open(index_dir(settings) / "keyword")
+    try:
+        assert len(index) == 15
+        row = demo_rows()[4]
+        assert row["id"] in [h.paper_id for h in index.search(row["title"], 3)]
+    finally:
+        index.close()
+
+
+def test_imported_papers_are_found_by_keyword(settings: Settings, tmp_path: Path) -> None:
+    _import_fifteen(settings.database_url, tmp_path)
+    store = open_store(settings.database_url)
+    try:
+        search = open_search(settings, store)
+        try:
+            for row in (demo_rows()[4], demo_rows()[11]):
+                hits = search.index.keyword.search(row["title"], 3)
+                assert row["id"] in [h.paper_id for h in hits]
+        finally:
+            search.index.close()
+    finally:
+        store.close()

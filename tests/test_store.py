@@ -1,15 +1,22 @@
-"""The SQL store on real SQLite files: upsert merge rules, feed reads, ingest log, durability."""
+"""The SQL store on the backend under test (SQLite files or PostgreSQL): upsert merge rules,
+feed reads, ingest log, durability."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
+import sqlalchemy
 import sqlalchemy.exc
+from sqlalchemy.pool import NullPool
 
+from conftest import BACKEND, assert_consistent, sql_rows
 from paperboy.errors import RecordRejected
 from paperboy.models import FeedEntry, FeedItem, Paper, Record
 from paperboy.settings import Settings
@@ -36,18 +43,10 @@ def record(paper_id: str = "2506.08007", day: date | None = DAY, **fields: objec
 
 
 def db_file(store: SQLStore) -> Path:
+    assert store.engine.dialect.name == "sqlite", "only an SQLite store has a database file"
     database = store.engine.url.database
     assert database, "the store fixture should be a file-backed SQLite store"
     return Path(database)
-
-
-def raw_sql(path: Path, sql: str) -> list[tuple[object, ...]]:
-    """Ask SQLite directly, outside the store's own engine."""
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 # -- upsert: papers ---------------------------------------------------------------------------
@@ -236,14 +235,30 @@ def test_daily_source_outranks_arxiv_inside_one_batch(store: SQLStore) -> None:
 # -- a failing batch rolls back whole ---------------------------------------------------------
 
 # The store reports a refused write as RecordRejected (wrapping the driver's IntegrityError).
-DB_ERRORS = (RecordRejected, sqlite3.IntegrityError, sqlalchemy.exc.IntegrityError)
+DB_ERRORS = (
+    RecordRejected,
+    sqlite3.IntegrityError,
+    psycopg.IntegrityError,
+    sqlalchemy.exc.IntegrityError,
+)
+
+
+def not_null_failed(table: str, column: str) -> str:
+    """A pattern for either engine's NOT NULL violation message on ``table.column``."""
+    return (
+        rf"NOT NULL constraint failed: {table}\.{column}"
+        rf'|null value in column "{column}" of relation "{table}" violates not-null constraint'
+    )
+
+
+FOREIGN_KEY_FAILED = r"FOREIGN KEY constraint failed|violates foreign key constraint"
 
 
 def test_not_null_violation_rolls_back_the_whole_batch(store: SQLStore) -> None:
     store.upsert([record("2506.00001")])
     broken = Paper(id="2506.00003", title=None)  # type: ignore[arg-type]
 
-    with pytest.raises(DB_ERRORS, match="NOT NULL constraint failed: papers.title"):
+    with pytest.raises(DB_ERRORS, match=not_null_failed("papers", "title")):
         store.upsert([record("2506.00002"), Record(broken), record("2506.00004")])
 
     assert store.count_papers() == 1
@@ -252,11 +267,11 @@ def test_not_null_violation_rolls_back_the_whole_batch(store: SQLStore) -> None:
     assert store.upsert([record("2506.00002")]).inserted == 1  # the store is still writable
 
 
-def test_failure_after_updates_rolls_back_updates_too(store: SQLStore) -> None:
+def test_failure_after_updates_rolls_back_updates_too(store: SQLStore, database_url: str) -> None:
     store.upsert([record("2506.00001", version=1, title="Original")])
     bad_entry = FeedEntry(paper_id="2506.00005", feed_date=DAY, source=None)  # type: ignore[arg-type]
 
-    with pytest.raises(DB_ERRORS, match="NOT NULL constraint failed: feed_entries.source"):
+    with pytest.raises(DB_ERRORS, match=not_null_failed("feed_entries", "source")):
         store.upsert(
             [
                 record("2506.00001", version=2, title="Changed"),
@@ -269,15 +284,16 @@ def test_failure_after_updates_rolls_back_updates_too(store: SQLStore) -> None:
     assert stored is not None and (stored.version, stored.title) == (1, "Original")
     assert store.count_papers() == 1
     assert store.count_feed_entries() == 1
-    assert raw_sql(db_file(store), "PRAGMA integrity_check") == [("ok",)]
+    assert_consistent(database_url)
 
 
 def test_feed_entry_for_a_missing_paper_violates_the_foreign_key(store: SQLStore) -> None:
     orphan = FeedEntry(paper_id="2506.09999", feed_date=DAY)
-    with pytest.raises(DB_ERRORS, match="FOREIGN KEY constraint failed"):
+    with pytest.raises(DB_ERRORS, match=FOREIGN_KEY_FAILED):
         store.upsert([Record(paper("2506.00001"), orphan)])
     assert store.count_papers() == 0
     assert store.count_feed_entries() == 0
+    assert store.upsert([record("2506.00001")]).inserted == 1  # the store is still writable
 
 
 # -- feed reads -------------------------------------------------------------------------------
@@ -406,27 +422,50 @@ def test_ingest_log_start_finish_and_list(store: SQLStore) -> None:
     assert [run.id for run in store.ingest_runs(limit=1)] == [second]
 
 
-# -- the SQLite file --------------------------------------------------------------------------
+# -- the database on disk --------------------------------------------------------------------
 
 
-def test_sqlite_file_is_wal_and_consistent(store: SQLStore) -> None:
+@pytest.mark.sqlite_only
+def test_sqlite_file_is_wal_and_consistent(store: SQLStore, database_url: str) -> None:
     store.upsert([record(f"2506.{n:05d}", upvotes=n) for n in range(1, 301)])
-    path = db_file(store)
-    assert raw_sql(path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw_sql(path, "PRAGMA integrity_check") == [("ok",)]
-    assert raw_sql(path, "PRAGMA foreign_key_check") == []
-    assert raw_sql(path, "SELECT count(*) FROM papers") == [(300,)]
+    assert sql_rows(database_url, "PRAGMA journal_mode") == [("wal",)]
+    assert sql_rows(database_url, "PRAGMA integrity_check") == [("ok",)]
+    assert sql_rows(database_url, "PRAGMA foreign_key_check") == []
+    assert sql_rows(database_url, "SELECT count(*) FROM papers") == [(300,)]
 
 
+def test_writes_are_visible_and_consistent_from_another_connection(
+    store: SQLStore, database_url: str
+) -> None:
+    store.upsert([record(f"2506.{n:05d}", upvotes=n) for n in range(1, 301)])
+    assert sql_rows(database_url, "SELECT count(*) FROM papers") == [(300,)]
+    assert sql_rows(database_url, "SELECT count(*) FROM feed_entries") == [(300,)]
+    assert_consistent(database_url)
+
+
+def test_size_bytes_grows_with_the_data(store: SQLStore) -> None:
+    before = store.size_bytes()
+    assert before > 0
+    store.upsert([record(f"2506.{n:05d}", abstract="word " * 200) for n in range(1, 201)])
+    after = store.size_bytes()
+    assert after > before + 200 * 1000  # 200 abstracts of 1,000 bytes each
+
+
+@pytest.mark.sqlite_only
 def test_size_bytes_is_the_file_and_its_wal(store: SQLStore) -> None:
     path = db_file(store)
-    before = store.size_bytes()
     store.upsert([record(f"2506.{n:05d}", abstract="word " * 200) for n in range(1, 201)])
     after = store.size_bytes()
     wal = Path(f"{path}-wal")
     on_disk = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     assert after == on_disk
-    assert after > before + 200 * 1000  # 200 abstracts of 1,000 bytes each
+
+
+@pytest.mark.postgres_only
+def test_size_bytes_is_the_postgres_database(store: SQLStore, database_url: str) -> None:
+    store.upsert([record(f"2506.{n:05d}", abstract="word " * 200) for n in range(1, 201)])
+    [(on_server,)] = sql_rows(database_url, "SELECT pg_database_size(current_database())")
+    assert store.size_bytes() == on_server
 
 
 def test_migrations_are_idempotent(settings: Settings) -> None:
@@ -439,16 +478,19 @@ def test_migrations_are_idempotent(settings: Settings) -> None:
     migrate(second)  # explicitly again: a no-op
     try:
         assert second.count_papers() == 1
-        path = db_file(second)
-        versions = raw_sql(path, "SELECT version_num FROM alembic_version")
+        versions = sql_rows(url, "SELECT version_num FROM alembic_version")
         assert len(versions) == 1
-        listed = raw_sql(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        tables = {row[0] for row in listed}
+        engine = sqlalchemy.create_engine(url, poolclass=NullPool)
+        try:
+            tables = set(sqlalchemy.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
         assert {"papers", "feed_entries", "ingest_log", "alembic_version"} <= tables
     finally:
         second.close()
 
 
+@pytest.mark.sqlite_only
 def test_open_store_creates_missing_directories(tmp_path: Path) -> None:
     nested = tmp_path / "a" / "b" / "paperboy.db"
     store = open_store(f"sqlite:///{nested}")
@@ -457,3 +499,26 @@ def test_open_store_creates_missing_directories(tmp_path: Path) -> None:
         assert nested.exists() and os.path.getsize(nested) > 0
     finally:
         store.close()
+
+
+def test_backend_under_test_is_the_one_configured(store: SQLStore) -> None:
+    assert store.engine.dialect.name == BACKEND
+
+
+def test_reserved_request_slots_never_collide_across_connections(database_url: str) -> None:
+    """Processes sharing a store take distinct paced slots, however their calls interleave."""
+    stores = [open_store(database_url) for _ in range(4)]
+    start = threading.Barrier(len(stores))
+    now_ms, interval_ms, each = 1_000_000, 100, 10
+
+    def reserve(store: SQLStore) -> list[int]:
+        start.wait()
+        return [store.reserve_slot("test", interval_ms, now_ms) for _ in range(each)]
+
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            waits = [w for ws in pool.map(reserve, stores) for w in ws]
+    finally:
+        for store in stores:
+            store.close()
+    assert sorted(waits) == [n * interval_ms for n in range(len(stores) * each)]

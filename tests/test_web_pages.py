@@ -55,8 +55,8 @@ def upvotes_in_order(html: str) -> list[int]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'paperboy.db'}", page_size=PAGE_SIZE)
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, page_size=PAGE_SIZE)
 
 
 @pytest.fixture

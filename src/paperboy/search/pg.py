@@ -17,6 +17,7 @@ is ``ts_rank`` per word weighted by the word's inverse document frequency (a BM2
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -40,6 +41,8 @@ from paperboy.store.sql import SQLStore
 RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 RANK_NORMALIZATION = 0
 _DF_CAP = 50_000  # document frequencies are counted up to this (rarer words matter more)
+_EXACT_BELOW = 200_000  # papers: below this, frequencies are counted; above, estimated
+CANDIDATES = 5_000  # papers the keyword leg ranks at most, about (see _match_words)
 _DF_CACHE = 20_000
 _DF_TTL = 3600.0
 _COUNT_TTL = 30.0
@@ -94,6 +97,23 @@ def _free_words(parsed: ParsedQuery) -> list[str]:
     return list(dict.fromkeys(kept or every))
 
 
+def _match_words(frequencies: Sequence[int]) -> list[int]:
+    """Which free words (by position) a paper must contain one of to be ranked: the rarest ones
+    while together they match at most ``CANDIDATES`` papers (always at least the rarest). In a
+    small store that is every word; in a million papers "model" or "method" would make the
+    database rank most of the table, and with their low idf they change little in the order
+    of papers that contain the rarer words (they still count in the score)."""
+    order = sorted(range(len(frequencies)), key=lambda i: frequencies[i])
+    chosen: list[int] = []
+    total = 0
+    for i in order:
+        if chosen and total + frequencies[i] > CANDIDATES:
+            break
+        chosen.append(i)
+        total += frequencies[i]
+    return chosen
+
+
 def _restricts(parsed: ParsedQuery) -> bool:
     """Whether the query has required parts. Then its free words only rank (as in the embedded
     backend's keyword index): ``bias since:2025`` lists 2025's papers, those on bias first."""
@@ -136,24 +156,41 @@ class PgKeyword:
             self._total = (time.monotonic(), count)
         return self._total[1]
 
-    def _idf(self, conn: Any, words: Sequence[str]) -> list[float]:
-        total = max(1, self._count())
-        out: list[float] = []
-        for word in words:
-            df = self._df.get(word)
+    def _frequencies(self, conn: Any, terms: Sequence[str]) -> list[int]:
+        """How many papers contain each term: counted (up to a cap) in a small store, the
+        planner's estimate from ANALYZE statistics in a large one. Cached for an hour."""
+        exact = self._count() < _EXACT_BELOW
+        out: list[int] = []
+        for term in terms:
+            df = self._df.get(term)
             if df is None:
-                df = int(
-                    conn.execute(
+                if exact:
+                    df = int(
+                        conn.execute(
+                            text(
+                                "SELECT count(*) FROM (SELECT 1 FROM papers WHERE search_tsv @@ "
+                                "websearch_to_tsquery('english', :w) LIMIT :cap) AS hits"
+                            ),
+                            {"w": term, "cap": _DF_CAP},
+                        ).scalar_one()
+                    )
+                else:
+                    plan = conn.execute(
                         text(
-                            "SELECT count(*) FROM (SELECT 1 FROM papers WHERE search_tsv @@ "
-                            "websearch_to_tsquery('english', :w) LIMIT :cap) AS hits"
+                            "EXPLAIN (FORMAT JSON) SELECT 1 FROM papers WHERE search_tsv @@ "
+                            "websearch_to_tsquery('english', :w)"
                         ),
-                        {"w": word, "cap": _DF_CAP},
+                        {"w": term},
                     ).scalar_one()
-                )
-                self._df.put(word, df)
-            out.append(math.log(1 + (total - df + 0.5) / (df + 0.5)))
+                    plan = json.loads(plan) if isinstance(plan, str) else plan
+                    df = int(plan[0]["Plan"]["Plan Rows"])
+                self._df.put(term, df)
+            out.append(df)
         return out
+
+    def _idf(self, frequencies: Sequence[int]) -> list[float]:
+        total = max(1, self._count())
+        return [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in frequencies]
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -188,33 +225,47 @@ class PgKeyword:
         words = _free_words(parsed)
         with self.engine.connect() as conn:
             if not words and not parsed.phrases:
-                rows = conn.execute(
-                    text(
-                        f"SELECT id, 1.0 AS score FROM papers WHERE {sql.where()} "
-                        "ORDER BY published DESC NULLS LAST, id LIMIT :limit"
-                    ),
-                    {**sql.params, "limit": limit},
-                ).all()
-                return [Scored(r.id, float(r.score)) for r in rows]
+                return self._newest(conn, sql, limit)
             ranked = [*words, *(_quoted(p) for p in parsed.phrases)]
-            weights = self._idf(conn, ranked)
+            frequencies = self._frequencies(conn, ranked)
+            weights = self._idf(frequencies)
             queries = [f"websearch_to_tsquery('english', {sql.bind(w)})" for w in ranked]
             terms = [
-                f"{weight:.6f} * ts_rank('{RANK_WEIGHTS}', papers.search_tsv, {q}, "
-                f"{RANK_NORMALIZATION})"
+                f"{weight:.6f} * ts_rank('{RANK_WEIGHTS}', t, {q}, {RANK_NORMALIZATION})"
                 for weight, q in zip(weights, queries, strict=True)
             ]
-            if words and not _restricts(parsed):  # words alone: one of them must match
-                any_word = " || ".join(queries[: len(words)])
-                sql.clauses.append(f"papers.search_tsv @@ ({any_word})")
+            matching = ""
+            if words:  # papers with none of the words score 0: rank only those with one
+                chosen = _match_words(frequencies[: len(words)])
+                matching = " || ".join(queries[i] for i in chosen)
+            where = sql.where() + (f" AND papers.search_tsv @@ ({matching})" if matching else "")
+            # The tsvector is read (and decompressed) once per row, not once per word.
             rows = conn.execute(
                 text(
-                    f"SELECT id, ({' + '.join(terms)}) AS score FROM papers "
-                    f"WHERE {sql.where()} ORDER BY score DESC, id LIMIT :limit"
+                    f"SELECT id, ({' + '.join(terms)}) AS score FROM ("
+                    f"SELECT papers.id, papers.search_tsv || ''::tsvector AS t FROM papers "
+                    f"WHERE {where} OFFSET 0) AS candidates "
+                    "ORDER BY score DESC, id LIMIT :limit"
                 ),
                 {**sql.params, "limit": limit},
             ).all()
-        return [Scored(r.id, float(r.score)) for r in rows]
+            found = [Scored(r.id, float(r.score)) for r in rows]
+            if matching and _restricts(parsed) and len(found) < limit:
+                # Words only rank here: the other papers that pass the filters come after.
+                sql.clauses.append(f"NOT papers.search_tsv @@ ({matching})")
+                rest = self._newest(conn, sql, limit - len(found))
+                found += [Scored(hit.paper_id, 0.0) for hit in rest]
+        return found
+
+    def _newest(self, conn: Any, sql: _Sql, limit: int) -> list[Scored]:
+        rows = conn.execute(
+            text(
+                f"SELECT id FROM papers WHERE {sql.where()} "
+                "ORDER BY published DESC NULLS LAST, id LIMIT :limit"
+            ),
+            {**sql.params, "limit": limit},
+        ).all()
+        return [Scored(r.id, 1.0) for r in rows]
 
     def search(self, query: str, limit: int = 10) -> list[Scored]:
         return self.search_parsed(parse_query(query), limit)
@@ -244,14 +295,24 @@ class PgVectors:
         self._count: tuple[float, int] | None = None
 
     def __len__(self) -> int:
-        if self._count is None or time.monotonic() - self._count[0] > 5.0:
+        """Embedded papers: counted while that is cheap, else the planner's estimate (the
+        service only asks whether there are any, before each search)."""
+        if self._count is None or time.monotonic() - self._count[0] > _COUNT_TTL:
             with self.engine.connect() as conn:
-                count = conn.execute(
-                    text(
-                        "SELECT count(*) FROM embeddings WHERE model = :m AND embedding IS NOT NULL"
-                    ),
-                    {"m": self.model},
-                ).scalar_one()
+                count = int(
+                    conn.execute(
+                        text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'embeddings'")
+                    ).scalar()
+                    or 0
+                )
+                if count < _EXACT_BELOW:
+                    count = conn.execute(
+                        text(
+                            "SELECT count(*) FROM embeddings "
+                            "WHERE model = :m AND embedding IS NOT NULL"
+                        ),
+                        {"m": self.model},
+                    ).scalar_one()
             self._count = (time.monotonic(), int(count))
         return self._count[1]
 

@@ -159,3 +159,23 @@ def set_pg_vectors(conn: Any, model: str, rows: list[tuple[str, bytes]]) -> None
         )
     finally:
         cursor.close()
+
+
+def insert_pg_embeddings(
+    conn: Any, model: str, seq: int, rows: list[tuple[str, int, str, bytes | None]]
+) -> None:
+    """Insert (paper_id, paper_seq, text_hash, vector) rows with PostgreSQL's pgvector column
+    filled in the same statement (one write per row, no update after)."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(
+            "INSERT INTO embeddings (paper_id, model, paper_seq, text_hash, vector, seq, "
+            "embedding) VALUES (%s, %s, %s, %s, %s, %s, %s::halfvec)",
+            [
+                (pid, model, pseq, digest, blob, seq, halfvec_literal(blob))
+                for pid, pseq, digest, blob in rows
+                if blob is not None
+            ],
+        )
+    finally:
+        cursor.close()

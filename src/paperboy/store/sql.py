@@ -209,7 +209,20 @@ class SQLStore:
         """
         name = f"pace:{key}"
         with self.engine.connect().execution_options(**self._write) as conn, conn.begin():
-            query = select(store_state.c.value).where(store_state.c.key == name)
+            if self.backend == "postgresql":
+                # Make sure the row exists, then lock it: concurrent reservations queue up.
+                conn.execute(
+                    text(
+                        "INSERT INTO store_state (key, value) VALUES (:k, 0) "
+                        "ON CONFLICT (key) DO NOTHING"
+                    ),
+                    {"k": name},
+                )
+                query = (
+                    select(store_state.c.value).where(store_state.c.key == name).with_for_update()
+                )
+            else:  # SQLite: BEGIN IMMEDIATE already holds the one write lock
+                query = select(store_state.c.value).where(store_state.c.key == name)
             last = conn.execute(query).scalar_one_or_none()
             slot = now_ms if last is None else max(now_ms, int(last) + interval_ms)
             if last is None:
@@ -615,7 +628,10 @@ class SQLStore:
                     embeddings.c.model == model, embeddings.c.paper_id.in_(chunk)
                 )
                 conn.execute(stmt)
-            if fresh:
+            if fresh and self.backend == "postgresql":  # the pgvector column in the same row
+                dialects.insert_pg_embeddings(conn, model, seq, fresh)
+                written = len(fresh)
+            elif fresh:
                 conn.execute(
                     insert(embeddings),
                     [
@@ -631,8 +647,6 @@ class SQLStore:
                     ],
                 )
                 written = len(fresh)
-                if self.backend == "postgresql":
-                    dialects.set_pg_vectors(conn, model, [(r[0], r[3]) for r in fresh])
             if touched:
                 stmt = (
                     update(embeddings)
