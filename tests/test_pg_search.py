@@ -146,3 +146,30 @@ def test_index_rebuild_command_on_postgresql(services: tuple[SearchService, Sear
     assert hits and "bias" in (hits[0].paper.title + hits[0].paper.abstract).lower()
     status = CliRunner().invoke(app, ["stats", "--database-url", url])
     assert "inside PostgreSQL" in status.output
+
+
+def test_category_filters_on_postgresql(database_url: str, tmp_path: Path) -> None:
+    from paperboy.models import Paper, Record
+
+    store = open_store(database_url)
+    papers = {
+        "2501.00001": ("cs.CL", "cs.AI"),
+        "2501.00002": ("math.GT",),
+        "hep-th/9901001": ("hep-th",),
+        "2501.00003": ("cs_CL",),  # not cs.CL: "_" is no wildcard
+        "2501.00004": ("q-bio.NC", "cs.LG"),
+    }
+    store.upsert([Record(Paper(id=i, title=f"Paper {i}", categories=c)) for i, c in papers.items()])
+    service = open_search(Settings(database_url=database_url, semantic_search=False), store)
+
+    def found(query: str) -> set[str]:
+        return {h.paper_id for h in service.index.keyword.search(query, 50)}
+
+    assert found("cat:cs.CL") == {"2501.00001"}
+    assert found("cat:CS.cl") == {"2501.00001"}
+    assert found("cat:cs") == {"2501.00001", "2501.00004"}
+    assert found("cat:hep-th") == {"hep-th/9901001"}
+    assert found("cat:q-bio") == {"2501.00004"}
+    assert found("cat:math.GT cat:cs.LG") == {"2501.00002", "2501.00004"}
+    assert found("cat:cs% cat:_") == set()
+    store.close()

@@ -102,7 +102,9 @@ def _match_words(frequencies: Sequence[int]) -> list[int]:
     while together they match at most ``CANDIDATES`` papers (always at least the rarest). In a
     small store that is every word; in a million papers "model" or "method" would make the
     database rank most of the table, and with their low idf they change little in the order
-    of papers that contain the rarer words (they still count in the score)."""
+    of papers that contain the rarer words (they still count in the score). When even the
+    rarest word is that common, ``search_parsed`` ranks the newest ``CANDIDATES`` papers
+    that contain it."""
     order = sorted(range(len(frequencies)), key=lambda i: frequencies[i])
     chosen: list[int] = []
     total = 0
@@ -112,6 +114,22 @@ def _match_words(frequencies: Sequence[int]) -> list[int]:
         chosen.append(i)
         total += frequencies[i]
     return chosen
+
+
+def _category_patterns(categories: Sequence[str]) -> list[str]:
+    """LIKE patterns on the categories' JSON text: ``cs.CL`` matches the quoted category,
+    ``cs`` (an archive) any category of it."""
+    patterns: list[str] = []
+    for cat in categories:
+        cat = cat.strip().lower()
+        if not cat:
+            continue
+        quoted = json.dumps(cat)[1:-1]  # as the JSON text spells it
+        escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        patterns.append(f'%"{escaped}"%')
+        if "." not in cat:
+            patterns.append(f'%"{escaped}.%')
+    return patterns
 
 
 def _restricts(parsed: ParsedQuery) -> bool:
@@ -201,12 +219,12 @@ class PgKeyword:
         for author in parsed.authors:
             q = sql.bind(author)
             sql.clauses.append(f"papers.author_tsv @@ phraseto_tsquery('simple', {q})")
-        wanted = [c.strip().lower() for c in parsed.categories if c.strip()]
-        if wanted:
-            cats = sql.bind(wanted)
+        patterns = _category_patterns(parsed.categories)
+        if patterns:
+            # On the stored JSON text (["cs.CL", "cs.AI"]): far cheaper per row than parsing
+            # it. (LIKE's escape character is the backslash by default.)
             sql.clauses.append(
-                "EXISTS (SELECT 1 FROM json_array_elements_text(papers.categories) AS c(v) "
-                f"WHERE lower(c.v) = ANY({cats}) OR lower(split_part(c.v, '.', 1)) = ANY({cats}))"
+                f"lower(papers.categories::text) LIKE ANY({sql.bind(patterns)})"
             )
         if parsed.date_from is not None:
             sql.clauses.append(f"papers.published >= {sql.bind(parsed.date_from)}")
@@ -235,16 +253,29 @@ class PgKeyword:
                 for weight, q in zip(weights, queries, strict=True)
             ]
             matching = ""
+            expected = 0
             if words:  # papers with none of the words score 0: rank only those with one
                 chosen = _match_words(frequencies[: len(words)])
                 matching = " || ".join(queries[i] for i in chosen)
+                expected = sum(frequencies[i] for i in chosen)
             where = sql.where() + (f" AND papers.search_tsv @@ ({matching})" if matching else "")
-            # The tsvector is read (and decompressed) once per row, not once per word.
+            # Even the rarest word may be in most papers ("models"): then the newest
+            # CANDIDATES of them are ranked, not the whole table.
+            if expected > CANDIDATES:  # pick the newest by id and date alone, then fetch
+                candidates = (
+                    "SELECT p.id, p.search_tsv || ''::tsvector AS t FROM papers AS p "
+                    f"WHERE p.id = ANY(ARRAY(SELECT papers.id FROM papers WHERE {where} "
+                    f"ORDER BY papers.published DESC NULLS LAST LIMIT {CANDIDATES})) OFFSET 0"
+                )
+            else:
+                candidates = (
+                    "SELECT papers.id, papers.search_tsv || ''::tsvector AS t FROM papers "
+                    f"WHERE {where} OFFSET 0"
+                )
+            # Each tsvector is read once (OFFSET 0 keeps that step apart), not once per word.
             rows = conn.execute(
                 text(
-                    f"SELECT id, ({' + '.join(terms)}) AS score FROM ("
-                    f"SELECT papers.id, papers.search_tsv || ''::tsvector AS t FROM papers "
-                    f"WHERE {where} OFFSET 0) AS candidates "
+                    f"SELECT id, ({' + '.join(terms)}) AS score FROM ({candidates}) AS c "
                     "ORDER BY score DESC, id LIMIT :limit"
                 ),
                 {**sql.params, "limit": limit},

@@ -46,6 +46,11 @@ def upgrade() -> None:
         ) STORED
         """
     )
+    # Keep the text vectors in the row (compressed) rather than in the TOAST table: ranking
+    # reads every candidate's vector, and an out-of-line one costs an index look-up and
+    # several page reads each time (measured: 3-4x slower keyword queries at 50k papers).
+    op.execute("ALTER TABLE papers ALTER COLUMN search_tsv SET STORAGE MAIN")
+    op.execute("ALTER TABLE papers ALTER COLUMN author_tsv SET STORAGE MAIN")
     op.execute("CREATE INDEX ix_papers_search_tsv ON papers USING gin (search_tsv)")
     op.execute("CREATE INDEX ix_papers_author_tsv ON papers USING gin (author_tsv)")
     op.execute(f"ALTER TABLE embeddings ADD COLUMN embedding halfvec({DIMENSIONS})")
