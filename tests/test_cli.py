@@ -303,3 +303,18 @@ def test_version_flag() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert re.fullmatch(r"paperboy \d+\.\d+\.\d+\S*\n", result.output)
+
+
+@pytest.mark.parametrize(
+    ("command", "sentence"),
+    [
+        (["migrate-store"], "stop it at any time and run the same command again"),
+        (["serve"], "They keep no state of their own that matters"),
+        (["index", "rebuild"], "on PostgreSQL they are the database's own GIN and HNSW"),
+    ],
+)
+def test_help_paragraphs_are_not_broken_mid_sentence(command: list[str], sentence: str) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    assert sentence in " ".join(line.strip(" │") for line in result.output.splitlines())
+    assert sentence in result.output  # on one line: the paragraph was reflowed

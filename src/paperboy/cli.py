@@ -685,3 +685,29 @@ def announcements(
 import paperboy.cli_jobs  # noqa: E402,F401  (registers worker, jobs)
 import paperboy.cli_store  # noqa: E402,F401  (registers migrate-store)
 from paperboy import cli_search  # noqa: E402,F401  (registers embed, index, search)
+
+
+def _reflow(doc: str | None) -> str | None:
+    """Join the wrapped lines of each help paragraph (Rich keeps single line breaks, which
+    then break mid-sentence in the terminal); ``\\b`` blocks keep their lines."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(
+        part if part.lstrip().startswith("\b") else " ".join(part.split("\n"))
+        for part in paragraphs
+    )
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        if command.callback is not None:
+            command.callback.__doc__ = _reflow(command.callback.__doc__)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
