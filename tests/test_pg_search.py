@@ -173,3 +173,39 @@ def test_category_filters_on_postgresql(database_url: str, tmp_path: Path) -> No
     assert found("cat:math.GT cat:cs.LG") == {"2501.00002", "2501.00004"}
     assert found("cat:cs% cat:_") == set()
     store.close()
+
+
+@pytest.mark.parametrize(("word", "cap"), [("models", 40), ("robot", 5)])
+def test_common_words_rank_the_newest_papers_that_contain_them(
+    services: tuple[SearchService, SearchService],
+    monkeypatch: pytest.MonkeyPatch,
+    word: str,
+    cap: int,
+) -> None:
+    """When even the rarest word of a query is in more than CANDIDATES papers, the newest
+    CANDIDATES of them are ranked (walking the newest papers when most contain the word,
+    through the GIN index otherwise)."""
+    from sqlalchemy import text
+
+    import paperboy.search.pg as pg_search
+
+    _lite, pg = services
+    monkeypatch.setattr(pg_search, "CANDIDATES", cap)
+    hits = pg.index.keyword.search(word, 100)
+    with pg.store.engine.connect() as conn:
+        containing = (
+            conn.execute(
+                text(
+                    "SELECT id FROM papers WHERE search_tsv @@ websearch_to_tsquery('english', :w) "
+                    "ORDER BY published DESC NULLS LAST"
+                ),
+                {"w": word},
+            )
+            .scalars()
+            .all()
+        )
+    assert len(containing) > cap  # the case under test
+    newest = set(containing[:cap])
+    assert {h.paper_id for h in hits} == newest
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0

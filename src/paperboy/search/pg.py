@@ -223,9 +223,7 @@ class PgKeyword:
         if patterns:
             # On the stored JSON text (["cs.CL", "cs.AI"]): far cheaper per row than parsing
             # it. (LIKE's escape character is the backslash by default.)
-            sql.clauses.append(
-                f"lower(papers.categories::text) LIKE ANY({sql.bind(patterns)})"
-            )
+            sql.clauses.append(f"lower(papers.categories::text) LIKE ANY({sql.bind(patterns)})")
         if parsed.date_from is not None:
             sql.clauses.append(f"papers.published >= {sql.bind(parsed.date_from)}")
         if parsed.date_to is not None:
@@ -262,10 +260,10 @@ class PgKeyword:
             # Even the rarest word may be in most papers ("models"): then the newest
             # CANDIDATES of them are ranked, not the whole table.
             if expected > CANDIDATES:  # pick the newest by id and date alone, then fetch
+                newest = self._newest_matching(sql.where(), matching, expected)
                 candidates = (
                     "SELECT p.id, p.search_tsv || ''::tsvector AS t FROM papers AS p "
-                    f"WHERE p.id = ANY(ARRAY(SELECT papers.id FROM papers WHERE {where} "
-                    f"ORDER BY papers.published DESC NULLS LAST LIMIT {CANDIDATES})) OFFSET 0"
+                    f"WHERE p.id = ANY(ARRAY({newest})) OFFSET 0"
                 )
             else:
                 candidates = (
@@ -282,11 +280,31 @@ class PgKeyword:
             ).all()
             found = [Scored(r.id, float(r.score)) for r in rows]
             if matching and _restricts(parsed) and len(found) < limit:
-                # Words only rank here: the other papers that pass the filters come after.
-                sql.clauses.append(f"NOT papers.search_tsv @@ ({matching})")
-                rest = self._newest(conn, sql, limit - len(found))
-                found += [Scored(hit.paper_id, 0.0) for hit in rest]
+                # Words only rank here: the other papers that pass the filters come after,
+                # newest first (taken by the filters alone: testing every row for the words
+                # again would read its text vector).
+                seen = {hit.paper_id for hit in found}
+                rest = self._newest(conn, sql, limit)
+                found += [Scored(h.paper_id, 0.0) for h in rest if h.paper_id not in seen]
+                found = found[:limit]
         return found
+
+    def _newest_matching(self, where: str, matching: str, expected: int) -> str:
+        """SQL for the ids of the newest ``CANDIDATES`` papers that pass ``where`` and contain
+        one of the ``matching`` words. When most papers contain them, walking the newest
+        papers and testing each is cheap; otherwise the GIN index finds them all first."""
+        share = expected / max(1, self._count())
+        if share >= 0.1:
+            scan = int(CANDIDATES / share * 1.5) + 100
+            return (
+                "SELECT recent.id FROM (SELECT papers.id, papers.search_tsv FROM papers "
+                f"WHERE {where} ORDER BY papers.published DESC NULLS LAST LIMIT {scan}) "
+                f"AS recent WHERE recent.search_tsv @@ ({matching}) LIMIT {CANDIDATES}"
+            )
+        return (
+            f"SELECT papers.id FROM papers WHERE {where} AND papers.search_tsv @@ ({matching}) "
+            f"ORDER BY papers.published DESC NULLS LAST LIMIT {CANDIDATES}"
+        )
 
     def _newest(self, conn: Any, sql: _Sql, limit: int) -> list[Scored]:
         rows = conn.execute(
