@@ -44,7 +44,7 @@ def runs(db: str) -> list[tuple[str, str]]:
 
 
 def test_daemon_runs_the_harvest_and_status_reports_it(
-    replay: ArxivReplay, database_url: str
+    replay: ArxivReplay, database_url: str, tmp_path: Path
 ) -> None:
     db = database_url
     env = {
@@ -56,26 +56,34 @@ def test_daemon_runs_the_harvest_and_status_reports_it(
         "PAPERBOY_HARVEST_SETS": "cs",
         "PAPERBOY_HARVEST_SCHEDULE": "0 3 1 1 *",  # yearly: only --now runs in the test
     }
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "paperboy", "daemon", "--now"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    # Its log goes to a file: a pipe nobody reads fills up and blocks the daemon's writes.
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as out:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "paperboy", "daemon", "--now"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             done = runs(db)
             if ("oai:cs", "ok") in done and any(source == "rss" for source, _ in done):
                 break
-            assert daemon.poll() is None, daemon.stdout.read().decode()  # type: ignore[union-attr]
+            assert daemon.poll() is None, log.read_text()
             time.sleep(0.2)
         else:
             pytest.fail("the daemon did not finish its first harvest in time")
         assert daemon.poll() is None, "the daemon keeps running for the next scheduled run"
     finally:
         daemon.send_signal(signal.SIGINT)  # it finishes the job in hand (the index update)
-        daemon.wait(timeout=60)
+        try:
+            daemon.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+            pytest.fail("the daemon did not stop after SIGINT:\n" + log.read_text()[-3000:])
     assert sql_rows(db, "SELECT count(*) FROM papers") == [(387,)]
     # the harvest is followed by the day's announcements (no feed recorded for 'cs' here)
     assert [status for source, status in runs(db) if source == "rss"] == ["failed"]
