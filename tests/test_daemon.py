@@ -58,13 +58,19 @@ def test_daemon_runs_the_harvest_and_status_reports_it(
     }
     # Its log goes to a file: a pipe nobody reads fills up and blocks the daemon's writes.
     log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "paperboy", "daemon", "--now"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    # The test process may ignore SIGINT (an inherited "ignore" survives exec): the daemon
+    # must stop on it all the same.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with log.open("wb") as out:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "paperboy", "daemon", "--now"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -594,10 +594,24 @@ def daemon(
         return
     _open(settings).close()  # migrate once before the first run
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _stop_on_signals()
     try:
         run_daemon(settings, run_now=now)
     except (KeyboardInterrupt, SystemExit):
         err.print("Daemon stopped.")
+
+
+def _stop_on_signals() -> None:
+    """Stop cleanly on SIGINT and SIGTERM (what systemd and `kill` send), even when started
+    from a process that ignores SIGINT (a shell's background job inherits that): the job in
+    hand finishes, then the daemon exits."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
 
 
 @db_app.command("upgrade")
