@@ -298,7 +298,8 @@ class PgKeyword:
             scan = int(CANDIDATES / share * 1.5) + 100
             return (
                 "SELECT recent.id FROM (SELECT papers.id, papers.search_tsv FROM papers "
-                f"WHERE {where} ORDER BY papers.published DESC NULLS LAST LIMIT {scan}) "
+                f"WHERE {where} ORDER BY papers.published DESC NULLS LAST, papers.id "
+                f"LIMIT {scan}) "
                 f"AS recent WHERE recent.search_tsv @@ ({matching}) LIMIT {CANDIDATES}"
             )
         return (

@@ -52,6 +52,8 @@ def upgrade() -> None:
     op.execute("ALTER TABLE papers ALTER COLUMN search_tsv SET STORAGE MAIN")
     op.execute("ALTER TABLE papers ALTER COLUMN author_tsv SET STORAGE MAIN")
     op.execute("CREATE INDEX ix_papers_search_tsv ON papers USING gin (search_tsv)")
+    # "Newest first" in search walks this (an ascending index read backwards puts NULLs first).
+    op.execute("CREATE INDEX ix_papers_newest ON papers (published DESC NULLS LAST, id)")
     op.execute("CREATE INDEX ix_papers_author_tsv ON papers USING gin (author_tsv)")
     op.execute(f"ALTER TABLE embeddings ADD COLUMN embedding halfvec({DIMENSIONS})")
     op.execute(
@@ -65,6 +67,7 @@ def downgrade() -> None:
         return
     op.execute("DROP INDEX IF EXISTS ix_embeddings_hnsw")
     op.execute("ALTER TABLE embeddings DROP COLUMN IF EXISTS embedding")
+    op.execute("DROP INDEX IF EXISTS ix_papers_newest")
     op.execute("DROP INDEX IF EXISTS ix_papers_author_tsv")
     op.execute("DROP INDEX IF EXISTS ix_papers_search_tsv")
     op.execute("ALTER TABLE papers DROP COLUMN IF EXISTS author_tsv")
