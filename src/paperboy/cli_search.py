@@ -27,9 +27,17 @@ index_app = typer.Typer(help="Inspect and rebuild the search indexes.", no_args_
 app.add_typer(index_app, name="index")
 
 
-def _progress() -> Progress:
+LABEL = "[bold]{task.description}"
+
+
+def progress_bar(label_width: int = 0) -> Progress:
+    """The progress bar of long CLI jobs, on stderr, off when stderr is not a terminal."""
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn(
+            f"[bold]{{task.description:<{label_width}}}"
+            if label_width
+            else "[bold]{task.description}"
+        ),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -53,7 +61,7 @@ def run_embed(
     if pending == 0:
         return 0
     encoder = load_embedder(max_tokens=settings.embed_max_tokens)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("embedding papers", total=pending)
         report = embed_pending(
             store,
@@ -76,7 +84,7 @@ def run_index_sync(settings: Settings, store: SQLStore, *, quiet: bool = False) 
     from paperboy.search import open_search
 
     service = open_search(settings, store)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("indexing for search", total=None)
         report = service.index.sync(progress=lambda n: progress.advance(task, n))
     service.index.close()

@@ -9,13 +9,7 @@ from typing import Annotated
 import typer
 from alembic.util import CommandError
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from paperboy.cli import app, err, out
+from paperboy.cli_search import progress_bar
 from paperboy.store.sql import SQLStore
 from paperboy.store.transfer import (
     DEFAULT_BATCH,
@@ -92,21 +87,9 @@ def _stores(source_url: str, target_url: str) -> Iterator[tuple[SQLStore, SQLSto
         source.close()
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<14}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not err.is_terminal,
-    )
-
-
 def _copy(source: SQLStore, target: SQLStore, batch_size: int) -> None:
     tasks: dict[str, TaskID] = {}
-    with _progress() as progress:
+    with progress_bar(14) as progress:
 
         def on_table(name: str, done: int, total: int) -> None:
             tasks[name] = progress.add_task(name, total=total, completed=done)
@@ -127,7 +110,7 @@ def _copy(source: SQLStore, target: SQLStore, batch_size: int) -> None:
 
 
 def _verify(source: SQLStore, target: SQLStore, batch_size: int) -> bool:
-    with _progress() as progress:
+    with progress_bar(14) as progress:
         task = progress.add_task("verifying", total=None)
         checks = verify(
             source,
