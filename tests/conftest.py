@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
+from smtp_sink import smtp_sink_fixture  # noqa: F401  (the `smtp_sink` fixture)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -16,11 +16,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, func, insert, select, text, update
 from typer.testing import CliRunner, Result
 
 from paperboy import cli
@@ -30,7 +30,14 @@ from paperboy.ingest import demo_data_path, demo_embeddings_path
 from paperboy.models import FeedEntry, Paper, Record
 from paperboy.store import SQLStore, open_store, transfer
 from paperboy.store.base import HarvestProgress
-from paperboy.store.schema import feed_entries, metadata, papers
+from paperboy.store.schema import (
+    collection_items,
+    collections,
+    comments,
+    feed_entries,
+    metadata,
+    papers,
+)
 from paperboy.store.transfer import (
     TransferRefused,
     copy_store,
@@ -84,9 +91,53 @@ def source_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         )
         store.save_harvest_page("cs", [], next_token="token-1", progress=progress)
         store.reserve_slot("arxiv", 3000, 1_700_000_000_000)
+        _community_rows(store)
     finally:
         store.close()
     return url
+
+
+def _community_rows(store: SQLStore) -> None:
+    """A row in each community table: users, a session, a token, votes, comments, ..."""
+    from community import make_user  # tests/community.py
+
+    alice, bob = make_user(store, "alice"), make_user(store, "bob", admin=True)
+    store.accounts.create_session(alice.id, timedelta(days=1))
+    store.accounts.create_api_token(alice.id, "script")
+    store.accounts.hit("login:ip:127.0.0.1", 60, 1_700_000_000)
+    store.accounts.secret("signing-key")
+    first, second = _two_paper_ids(store)
+    store.activity.set_vote(alice.id, first, True)
+    store.activity.set_paper_hidden(bob.id, second, True, "spam")
+    now = datetime(2025, 1, 2, 3, 4, 5)
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(comments).values(
+                paper_id=first, user_id=alice.id, body="**nice**", created_at=now
+            )
+        )
+        collection = conn.execute(
+            insert(collections)
+            .values(
+                user_id=alice.id,
+                name="reading",
+                description="",
+                is_public=True,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(collections.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(collection_items).values(
+                collection_id=collection, paper_id=first, note="read first", added_at=now
+            )
+        )
+
+
+def _two_paper_ids(store: SQLStore) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(papers.c.id).order_by(papers.c.id).limit(2)).scalars())
 
 
 @pytest.fixture
@@ -242,9 +293,12 @@ def test_interrupted_in_a_later_table_resumes(
     """Stopped inside the composite-key table (embeddings: paper_id, model)."""
     source, target, _ = stores
     total = counts(source)["papers"]
-    batches_for_papers = -(-total // 100) + 1
+    rows = counts(source)
+    order = [t.name for t in transfer.copy_tables()]
+    first_big = min(order.index("embeddings"), order.index("feed_entries"))
+    batches_before = sum(-(-rows[name] // 100) + 1 for name in order[:first_big])
     with pytest.raises(Stop):
-        copy_store(source, target, batch_size=100, progress=stop_after(batches_for_papers + 8))
+        copy_store(source, target, batch_size=100, progress=stop_after(batches_before + 8))
     partial = counts(target)
     assert partial["papers"] == total
     assert 0 < partial["embeddings"] + partial["feed_entries"] < 2 * total

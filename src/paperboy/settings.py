@@ -7,6 +7,7 @@ Every field has a default and a description; ``docs/settings.md`` lists them all
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -156,6 +157,76 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds before a failed queued job's first retry; the wait grows by as "
         "much each time.",
+    )
+
+    # -- accounts and community -------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs CSRF tokens and emailed links (verification, password "
+        "reset). Unset: one is made on first start and kept in the database, shared by every "
+        "process.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The site's public address, for absolute links in emails and feeds.",
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Send the session cookie only over HTTPS. Unset: on when base_url is https.",
+    )
+    session_days: int = Field(
+        default=30, ge=1, le=365, description="Days a login lasts (server-side session)."
+    )
+    signup_open: bool = Field(
+        default=True, description="Anyone may create an account (off: only `paperboy user create`)."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords in a row that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="Minutes a locked account stays locked."
+    )
+    rate_login: str = Field(
+        default="10/minute",
+        description="Login attempts per client address, as N/second|minute|hour|day.",
+    )
+    rate_signup: str = Field(
+        default="5/hour", description="Accounts created per client address (N/period)."
+    )
+    rate_mail: str = Field(
+        default="3/hour",
+        description="Verification and password-reset mails per address (N/period).",
+    )
+    rate_vote: str = Field(default="60/minute", description="Votes per user (N/period).")
+    rate_submit: str = Field(
+        default="10/hour", description="Submission attempts per user (N/period)."
+    )
+    rate_comment: str = Field(
+        default="10/minute", description="Comments and edits per user (N/period)."
+    )
+    submit_max_age_days: int = Field(
+        default=7,
+        ge=0,
+        description="Papers can be submitted up to this many days after their first version.",
+    )
+    submit_daily_cap: int = Field(
+        default=5, ge=0, description="Papers one user may submit per day (0: no cap)."
+    )
+    trending_gravity: float = Field(
+        default=1.8,
+        gt=0,
+        description="How fast trending scores fall with age: score = points / (hours + 2)^gravity.",
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server that sends mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="none", description="none, starttls (usually port 587) or tls (port 465)."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if required.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for SMTP.")
+    mail_from: str = Field(
+        default="Paperboy <paperboy@localhost>", description="The From address of mail sent."
     )
 
 

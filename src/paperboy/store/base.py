@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
+from paperboy.store.accounts import AccountStore
+from paperboy.store.activity import ActivityStore
 
 FeedSort = Literal["upvotes", "published"]
 
@@ -31,6 +33,8 @@ class Store(Protocol):
     """Owns the schema. Sources write through ``upsert``; everything else only reads."""
 
     backend: str
+    accounts: AccountStore  # users, sessions, API tokens, rate counters, site secrets
+    activity: ActivityStore  # votes, per-paper counters, moderation of papers, audit log
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         """Insert or merge papers and feed entries in one transaction (see ``merge``).

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from paperboy.errors import RecordRejected
@@ -179,3 +180,10 @@ def insert_pg_embeddings(
         )
     finally:
         cursor.close()
+
+
+def insert_for(engine: Engine, table: Any) -> Any:
+    """The backend's INSERT, which knows ``ON CONFLICT`` (SQLite 3.24+ and PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -123,3 +123,152 @@ embeddings = Table(
     Index("ix_embeddings_model_seq", "model", "seq", "paper_id"),  # catch up from it
 )
 """One sentence embedding per paper and model, written by ``paperboy embed``."""
+
+# -- community: accounts, votes, comments, collections, moderation (migration 0006) ---------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("username", String(32), nullable=False),  # as typed; shown as the submitter
+    Column("username_key", String(32), nullable=False, unique=True),  # lower-cased
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("email_verified_at", DateTime, nullable=True),
+    Column("hidden_at", DateTime, nullable=True),  # hidden by a moderator: cannot log in
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+"""Server-side sessions: logging out or hiding a user deletes the rows, so a stolen cookie dies."""
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column(
+        "token_hash", String(64), nullable=False, unique=True
+    ),  # sha256; the token is shown once
+    Column("prefix", String(16), nullable=False),  # first characters, to tell tokens apart
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=True),
+    Column("revoked_at", DateTime, nullable=True),
+    Index("ix_api_tokens_user", "user_id"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_votes_paper", "paper_id"),
+)
+"""One upvote per user and paper; the primary key makes a second one impossible."""
+
+paper_activity = Table(
+    "paper_activity",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("votes", Integer, nullable=False, default=0),  # upvotes cast here (rows in votes)
+    Column("comments", Integer, nullable=False, default=0),  # visible comments written here
+    Column("hidden_at", DateTime, nullable=True),  # hidden by a moderator
+    Column("hidden_by", Integer, nullable=True),
+    Column("hidden_reason", Text, nullable=True),
+)
+"""What happens to a paper on this site, apart from the imported record: counters kept in the
+same transaction as the vote or comment that changes them, and moderation."""
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),  # Markdown source, rendered safely on display
+    Column("created_at", DateTime, nullable=False),
+    Column("edited_at", DateTime, nullable=True),
+    Column("deleted_at", DateTime, nullable=True),  # deleted by its author
+    Column("hidden_at", DateTime, nullable=True),  # hidden by a moderator
+    Column("hidden_by", Integer, nullable=True),
+    Index("ix_comments_paper", "paper_id", "created_at"),
+    Index("ix_comments_user", "user_id", "created_at"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("is_public", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "name", name="uq_collections_user_name"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("added_at", DateTime, nullable=False),
+    Index("ix_collection_items_paper", "paper_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor_id", Integer, nullable=True),  # the user; None for the system or anonymous
+    Column("action", String(64), nullable=False),  # vote, unvote, submit, comment, hide_paper...
+    Column("target_type", String(32), nullable=False),  # paper, comment, user, collection
+    Column("target_id", String(128), nullable=False),
+    Column("detail", JSON, nullable=True),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_actor", "actor_id", "action", "at"),
+    Index("ix_audit_log_target", "target_type", "target_id"),
+)
+"""Every vote, submission, comment and moderation action, with its time and actor."""
+
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("key", String(255), primary_key=True),  # e.g. "login:ip:127.0.0.1"
+    Column("window", BigInteger, primary_key=True),  # window start, epoch seconds
+    Column("count", Integer, nullable=False),
+)
+"""Fixed-window rate-limit counters shared by every web process (incremented atomically)."""
+
+site_secrets = Table(
+    "site_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+"""Secrets made on first use (the signing key when PAPERBOY_SECRET_KEY is unset), shared by
+every process and kept across restarts so sessions and mailed links stay valid."""

@@ -9,10 +9,24 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import (
+    Engine,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
 from paperboy.store import dialects
+from paperboy.store.accounts import AccountStore
+from paperboy.store.activity import ActivityStore
 from paperboy.store.base import (
     FeedPage,
     FeedSort,
@@ -26,6 +40,7 @@ from paperboy.store.schema import (
     feed_entries,
     harvest_state,
     ingest_log,
+    paper_activity,
     papers,
     store_state,
 )
@@ -122,6 +137,8 @@ class SQLStore:
         self.engine = engine
         self.backend = engine.dialect.name
         self._write = dialects.write_options(engine)
+        self.accounts = AccountStore(engine)
+        self.activity = ActivityStore(engine)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -290,10 +307,21 @@ class SQLStore:
         return paper_from_row(row) if row is not None else None
 
     def feed_entries_for(self, paper_id: str) -> list[FeedEntry]:
+        """The paper's feed entries; counts include the votes and comments made here."""
+        fe, pa = feed_entries, paper_activity
         query = (
-            select(feed_entries)
-            .where(feed_entries.c.paper_id == paper_id)
-            .order_by(feed_entries.c.feed_date)
+            select(
+                fe.c.paper_id,
+                fe.c.feed_date,
+                fe.c.source,
+                fe.c.submitted_by,
+                (fe.c.upvotes + func.coalesce(pa.c.votes, 0)).label("upvotes"),
+                (fe.c.num_comments + func.coalesce(pa.c.comments, 0)).label("num_comments"),
+                fe.c.announce_type,
+            )
+            .select_from(fe.outerjoin(pa, pa.c.paper_id == fe.c.paper_id))
+            .where(fe.c.paper_id == paper_id)
+            .order_by(fe.c.feed_date)
         )
         with self.engine.connect() as conn:
             return [_entry_from_row(row) for row in conn.execute(query)]
@@ -308,21 +336,27 @@ class SQLStore:
         limit: int = 50,
     ) -> FeedPage:
         fe = feed_entries
-        window = fe.c.feed_date.between(start, end)
+        pa = paper_activity
+        joined = fe.outerjoin(pa, pa.c.paper_id == fe.c.paper_id)
+        # Hidden papers leave the feed; counts are the imported ones plus those made here.
+        window = and_(fe.c.feed_date.between(start, end), pa.c.hidden_at.is_(None))
+        upvotes = (fe.c.upvotes + func.coalesce(pa.c.votes, 0)).label("upvotes")
+        num_comments = (fe.c.num_comments + func.coalesce(pa.c.comments, 0)).label("num_comments")
         # Page through the small feed index first, then fetch only the papers on the page:
         # sorting whole paper rows (abstracts included) would cost far more.
         if sort == "published":
             keys = (
                 select(fe.c.id)
-                .join(papers, papers.c.id == fe.c.paper_id)
+                .select_from(joined.join(papers, papers.c.id == fe.c.paper_id))
                 .where(window)
                 .order_by(fe.c.feed_date.desc(), papers.c.published.desc(), fe.c.paper_id.desc())
             )
         else:
             keys = (
                 select(fe.c.id)
+                .select_from(joined)
                 .where(window)
-                .order_by(fe.c.upvotes.desc(), fe.c.feed_date.desc(), fe.c.paper_id.desc())
+                .order_by(upvotes.desc(), fe.c.feed_date.desc(), fe.c.paper_id.desc())
             )
         entry_cols = [
             fe.c.id.label("entry_id"),
@@ -330,18 +364,18 @@ class SQLStore:
             fe.c.feed_date,
             fe.c.source,
             fe.c.submitted_by,
-            fe.c.upvotes,
-            fe.c.num_comments,
+            upvotes,
+            num_comments,
             fe.c.announce_type,
         ]
         with self.engine.connect() as conn:
             total = int(
-                conn.execute(select(func.count()).select_from(fe).where(window)).scalar_one()
+                conn.execute(select(func.count()).select_from(joined).where(window)).scalar_one()
             )
             ids = list(conn.execute(keys.offset(offset).limit(limit)).scalars())
             rows = conn.execute(
                 select(papers, *entry_cols)
-                .join(papers, papers.c.id == fe.c.paper_id)
+                .select_from(joined.join(papers, papers.c.id == fe.c.paper_id))
                 .where(fe.c.id.in_(ids))
             ).all()
             before = conn.execute(select(func.max(fe.c.feed_date)).where(fe.c.feed_date < start))
@@ -544,8 +578,9 @@ class SQLStore:
         return found
 
     def vote_counts(self, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """(upvotes, comments) of each paper among ``ids`` that was ever in the feed: the
-        largest counts of its feed entries (each entry is a snapshot of the same counters)."""
+        """(upvotes, comments) of each paper among ``ids`` that was ever in the feed or has
+        activity here: the largest imported counts of its feed entries (each entry is a
+        snapshot of the same counters) plus the votes and comments made here."""
         out: dict[str, tuple[int, int]] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(list(dict.fromkeys(ids))):
@@ -560,6 +595,12 @@ class SQLStore:
                 )
                 for paper_id, votes, comments in conn.execute(query):
                     out[paper_id] = (int(votes or 0), int(comments or 0))
+                local = select(
+                    paper_activity.c.paper_id, paper_activity.c.votes, paper_activity.c.comments
+                ).where(paper_activity.c.paper_id.in_(chunk))
+                for paper_id, votes, comments in conn.execute(local):
+                    imported = out.get(paper_id, (0, 0))
+                    out[paper_id] = (imported[0] + votes, imported[1] + comments)
         return out
 
     def papers_to_embed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +14,35 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from paperboy import __version__
+from paperboy.community.accounts import Accounts, LoginPolicy, Signer
 from paperboy.search import open_search
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
+from paperboy.web.auth import AuthMiddleware, is_secure
 from paperboy.web.cache import ResponseCache
+
+CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import",)
+"""Paths whose POSTs need no CSRF token because they never act on a cookie: the push API
+answers only to its own bearer token. (Any request with a bearer token needs none either.)"""
+
+
+def community_routers() -> list[Any]:
+    """Routers of the community features, each in its own module under ``paperboy.web``."""
+    import importlib
+
+    routers = []
+    for name in COMMUNITY_MODULES:
+        try:
+            module = importlib.import_module(f"paperboy.web.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"paperboy.web.{name}":
+                raise
+            continue
+        routers.append(module.router)
+    return routers
+
+
+COMMUNITY_MODULES = ("accounts", "votes", "comments", "collections", "moderation", "feeds")
 
 HERE = Path(__file__).parent
 
@@ -59,13 +84,32 @@ def create_app(
     app.state.store = store or open_store(settings.database_url)
     app.state.today = today or (lambda: datetime.now(zone).date())
     app.state.search = open_search(settings, app.state.store)
+    app.state.secret = (
+        settings.secret_key.get_secret_value()
+        if settings.secret_key is not None
+        else app.state.store.accounts.secret("signing-key")
+    )
+    app.state.accounts = Accounts(
+        app.state.store.accounts,
+        Signer(app.state.secret),
+        LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+    )
     if settings.search_preload:
         threading.Thread(target=app.state.search.warm, name="search-warm", daemon=True).start()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    for router in community_routers():
+        app.include_router(router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.add_middleware(
+        AuthMiddleware,
+        accounts=lambda: app.state.store.accounts,
+        secret=lambda: app.state.secret,
+        secure=lambda scope: is_secure(settings, scope),
+        exempt=CSRF_EXEMPT,
+    )
     app.add_middleware(
         ResponseCache, revision=app.state.store.revision, today=lambda: app.state.today()
     )

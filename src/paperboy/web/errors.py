@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paperboy.community.limits import RateLimited
 from paperboy.errors import InvalidArxivId, InvalidPeriod, PaperNotFound
 from paperboy.web.templating import templates
 
@@ -35,6 +36,18 @@ class Forbidden(Refused):
     status = 403
 
 
+class NotFound(Refused):
+    status = 404
+
+
+class Conflict(Refused):
+    status = 409
+
+
+class LoginRequired(Exception):
+    """The route needs a signed-in user: pages redirect to the login form, the API says 401."""
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
 
@@ -52,7 +65,15 @@ def error_response(
         if parameter is not None:
             body["parameter"] = parameter
         return JSONResponse(body, status_code=status)
-    titles = {400: "That request did not make sense", 403: "Not allowed", 404: "Not found"}
+    titles = {
+        400: "That request did not make sense",
+        401: "Please log in",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Already done",
+        413: "Too large",
+        429: "Slow down",
+    }
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -73,6 +94,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
         return error_response(request, exc.status, str(exc), parameter=exc.parameter)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        from paperboy.web.auth import login_url
+
+        if wants_json(request) or request.headers.get("hx-request"):
+            response = JSONResponse({"error": "log in first"}, status_code=401)
+            response.headers["HX-Redirect"] = login_url(request)
+            return response
+        return RedirectResponse(login_url(request), status_code=303)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, exc: RateLimited) -> Response:
+        response = error_response(request, 429, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(InvalidArxivId)
     async def _bad_id(request: Request, exc: InvalidArxivId) -> Response:

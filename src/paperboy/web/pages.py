@@ -7,6 +7,7 @@ Paper text is always escaped by Jinja (autoescape on, never ``|safe``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -19,12 +20,19 @@ from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
 from paperboy.errors import InvalidArxivId, PaperNotFound
 from paperboy.feed import FeedView, Period, daily_feed, parse_period, period_of
+from paperboy.models import Paper
 from paperboy.search.highlight import highlight
 from paperboy.search.service import MODES, Mode, SearchService
 from paperboy.store.base import Store
+from paperboy.web.auth import csrf_input, csrf_token, current_user, login_url
 from paperboy.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+
+PaperPanel = Callable[[Request, Paper], dict[str, Any]]
+PAPER_PANELS: list[PaperPanel] = []
+"""Extra context for a paper's page. Each community feature (votes, comments, collections,
+trending) registers one function here from its own module; the page includes its partial."""
 
 
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\s]")
@@ -64,6 +72,10 @@ def site_context(request: Request) -> dict[str, Any]:
     nav_day = latest or today
     return {
         "site_name": state.settings.site_name,
+        "user": current_user(request),
+        "csrf_input": lambda: csrf_input(request),
+        "csrf_token": lambda: csrf_token(request),
+        "login_url": lambda: login_url(request),
         "today": today,
         "week_query": period_of("week", nav_day).query(),
         "month_query": period_of("month", nav_day).query(),
@@ -180,20 +192,24 @@ def paper(request: Request, arxiv_id: str) -> Response:
     found = store.get_paper(parsed.canonical)
     if found is None:
         raise PaperNotFound(f"No paper {parsed.canonical} in this radar yet.")
+    hidden = store.activity.activity([found.id]).get(found.id)
+    user = current_user(request)
+    if hidden is not None and hidden.hidden_at is not None and not (user and user.is_admin):
+        raise PaperNotFound(f"{parsed.canonical} has been hidden by the moderators.")
     entries = store.feed_entries_for(parsed.canonical)
     service: SearchService = request.app.state.search
-    return _render(
-        request,
-        "paper.html",
-        {
-            "paper": found,
-            "arxiv": parsed,
-            "entries": entries,
-            "bibtex": bibtex(found),
-            "similar": service.similar(parsed.canonical, 8),
-            "day_link": lambda day: f"/papers?{period_of('day', day).query()}",
-        },
-    )
+    context: dict[str, Any] = {
+        "paper": found,
+        "arxiv": parsed,
+        "entries": entries,
+        "bibtex": bibtex(found),
+        "similar": service.similar(parsed.canonical, 8),
+        "day_link": lambda day: f"/papers?{period_of('day', day).query()}",
+        "hidden": hidden.hidden_at is not None if hidden is not None else False,
+    }
+    for panel in PAPER_PANELS:
+        context.update(panel(request, found))
+    return _render(request, "paper.html", context)
 
 
 _FILTER_KEYS = ("cat", "author", "since", "until")

@@ -1,0 +1,1 @@
+"""Ranking: how papers are ordered (trending)."""

@@ -1,0 +1,316 @@
+"""Accounts in the store: users, server-side sessions, API tokens, rate counters, site secrets.
+
+Secrets never reach the database in the clear: session cookies and API tokens are stored as
+SHA-256 digests (they are long random values, so a fast digest is enough), passwords as argon2
+hashes made by ``paperboy.community.accounts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from paperboy.community.models import ApiToken, User
+from paperboy.store import dialects
+from paperboy.store.schema import api_tokens, rate_counters, sessions, site_secrets, users
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_from_row(row: Any) -> User:
+    m = row._mapping
+    return User(
+        id=m["id"],
+        email=m["email"],
+        username=m["username"],
+        is_admin=bool(m["is_admin"]),
+        email_verified=m["email_verified_at"] is not None,
+        hidden=m["hidden_at"] is not None,
+        created_at=m["created_at"],
+        password_hash=m["password_hash"],
+    )
+
+
+class UserTaken(Exception):
+    """The email address or user name belongs to another account."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+class AccountStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write = dialects.write_options(engine)
+
+    def _writer(self) -> Any:
+        return self.engine.connect().execution_options(**self._write)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        email: str,
+        username: str,
+        password_hash: str,
+        *,
+        is_admin: bool = False,
+        verified: bool = False,
+    ) -> User:
+        now = _now()
+        with self._writer() as conn, conn.begin():
+            taken = conn.execute(
+                select(users.c.email, users.c.username_key).where(
+                    (users.c.email == email) | (users.c.username_key == username.lower())
+                )
+            ).first()
+            if taken is not None:
+                raise UserTaken("email" if taken.email == email else "username")
+            user_id = conn.execute(
+                insert(users)
+                .values(
+                    email=email,
+                    username=username,
+                    username_key=username.lower(),
+                    password_hash=password_hash,
+                    is_admin=is_admin,
+                    email_verified_at=now if verified else None,
+                    failed_logins=0,
+                    created_at=now,
+                )
+                .returning(users.c.id)
+            ).scalar_one()
+        found = self.get_user(int(user_id))
+        assert found is not None
+        return found
+
+    def get_user(self, user_id: int) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.id == user_id)).first()
+        return user_from_row(row) if row is not None else None
+
+    def user_by_email(self, email: str) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.email == email.lower())).first()
+        return user_from_row(row) if row is not None else None
+
+    def user_by_name(self, username: str) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(users).where(users.c.username_key == username.lower())
+            ).first()
+        return user_from_row(row) if row is not None else None
+
+    def count_users(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+    def list_users(self, *, offset: int = 0, limit: int = 50) -> list[User]:
+        query = select(users).order_by(users.c.id).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [user_from_row(row) for row in conn.execute(query)]
+
+    def update_user(self, user_id: int, **values: Any) -> None:
+        """Set columns of one user (email_verified_at, password_hash, is_admin, hidden_at...)."""
+        with self._writer() as conn, conn.begin():
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+    def login_state(self, user_id: int) -> tuple[int, datetime | None]:
+        """(failed logins in a row, locked until)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(users.c.failed_logins, users.c.locked_until).where(users.c.id == user_id)
+            ).one()
+        return int(row.failed_logins), row.locked_until
+
+    def record_login_failure(self, user_id: int, max_failures: int, lock_for: timedelta) -> bool:
+        """Count a wrong password; lock the account when the count reaches ``max_failures``.
+        Returns True when this failure locked it."""
+        now = _now()
+        with self._writer() as conn, conn.begin():
+            failures = conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(failed_logins=users.c.failed_logins + 1)
+                .returning(users.c.failed_logins)
+            ).scalar_one()
+            if failures >= max_failures:
+                conn.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(locked_until=now + lock_for, failed_logins=0)
+                )
+                return True
+        return False
+
+    def record_login_success(self, user_id: int) -> None:
+        self.update_user(user_id, failed_logins=0, locked_until=None, last_login_at=_now())
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def create_session(self, user_id: int, lifetime: timedelta) -> str:
+        """A new session; returns the cookie value (only its digest is stored)."""
+        token = secrets.token_urlsafe(32)
+        now = _now()
+        with self._writer() as conn, conn.begin():
+            conn.execute(
+                insert(sessions).values(
+                    token_hash=digest(token),
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                    last_seen_at=now,
+                )
+            )
+        return token
+
+    def session_user(self, token: str) -> User | None:
+        """The user of a live session (None when unknown, expired or the user is hidden)."""
+        query = (
+            select(users)
+            .join(sessions, sessions.c.user_id == users.c.id)
+            .where(
+                sessions.c.token_hash == digest(token),
+                sessions.c.expires_at > _now(),
+                users.c.hidden_at.is_(None),
+            )
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return user_from_row(row) if row is not None else None
+
+    def delete_session(self, token: str) -> None:
+        with self._writer() as conn, conn.begin():
+            conn.execute(delete(sessions).where(sessions.c.token_hash == digest(token)))
+
+    def delete_user_sessions(self, user_id: int) -> int:
+        with self._writer() as conn, conn.begin():
+            return conn.execute(delete(sessions).where(sessions.c.user_id == user_id)).rowcount
+
+    def delete_expired_sessions(self) -> int:
+        with self._writer() as conn, conn.begin():
+            return conn.execute(delete(sessions).where(sessions.c.expires_at <= _now())).rowcount
+
+    # -- API tokens -------------------------------------------------------------------------
+
+    def create_api_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
+        """A new token for scripts; returns it with its secret, which is never stored."""
+        secret = "pb_" + secrets.token_urlsafe(30)
+        now = _now()
+        with self._writer() as conn, conn.begin():
+            token_id = conn.execute(
+                insert(api_tokens)
+                .values(
+                    user_id=user_id,
+                    name=name,
+                    token_hash=digest(secret),
+                    prefix=secret[:10],
+                    created_at=now,
+                )
+                .returning(api_tokens.c.id)
+            ).scalar_one()
+        token = ApiToken(int(token_id), user_id, name, secret[:10], now, None, None)
+        return token, secret
+
+    def api_tokens_of(self, user_id: int) -> list[ApiToken]:
+        query = select(api_tokens).where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.id)
+        with self.engine.connect() as conn:
+            return [
+                ApiToken(
+                    r.id, r.user_id, r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at
+                )
+                for r in conn.execute(query)
+            ]
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> bool:
+        with self._writer() as conn, conn.begin():
+            done = conn.execute(
+                update(api_tokens)
+                .where(
+                    api_tokens.c.id == token_id,
+                    api_tokens.c.user_id == user_id,
+                    api_tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=_now())
+            )
+        return done.rowcount == 1
+
+    def api_token_user(self, secret: str) -> User | None:
+        """The owner of a live (not revoked) token; notes when it was last used."""
+        query = (
+            select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(
+                api_tokens.c.token_hash == digest(secret),
+                api_tokens.c.revoked_at.is_(None),
+                users.c.hidden_at.is_(None),
+            )
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        now = _now()
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+            with self._writer() as conn, conn.begin():
+                conn.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.id == row.token_id)
+                    .values(last_used_at=now)
+                )
+        return user_from_row(row)
+
+    # -- rate limits and secrets ------------------------------------------------------------
+
+    def hit(self, key: str, window_seconds: int, now: float) -> int:
+        """Count one event under ``key`` in the current fixed window; returns the count so far
+        (this one included). Atomic across processes: an upsert that adds one."""
+        window = int(now // window_seconds) * window_seconds
+        stmt = dialects.insert_for(self.engine, rate_counters).values(
+            key=key, window=window, count=1
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[rate_counters.c.key, rate_counters.c.window],
+            set_={"count": rate_counters.c.count + 1},
+        ).returning(rate_counters.c.count)
+        with self._writer() as conn, conn.begin():
+            count = int(conn.execute(stmt).scalar_one())
+            if count == 1:  # a new window: forget this key's older ones
+                conn.execute(
+                    delete(rate_counters).where(
+                        rate_counters.c.key == key, rate_counters.c.window < window
+                    )
+                )
+        return count
+
+    def secret(self, name: str) -> str:
+        """The site secret ``name``, made (randomly, once, for every process) on first use."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(site_secrets.c.value).where(site_secrets.c.name == name)
+            ).scalar_one_or_none()
+        if value is not None:
+            return str(value)
+        stmt = (
+            dialects.insert_for(self.engine, site_secrets)
+            .values(name=name, value=secrets.token_urlsafe(48), created_at=_now())
+            .on_conflict_do_nothing(index_elements=[site_secrets.c.name])
+        )
+        with self._writer() as conn, conn.begin():
+            conn.execute(stmt)
+            return str(
+                conn.execute(
+                    select(site_secrets.c.value).where(site_secrets.c.name == name)
+                ).scalar_one()
+            )

@@ -1,0 +1,273 @@
+"""Who is asking, and may they change anything: sessions, API tokens and CSRF, as ASGI middleware.
+
+- A browser logs in and gets ``pb_session``: a random value whose SHA-256 names a server-side
+  session row (HttpOnly, SameSite=Lax, Secure over HTTPS). Logging out deletes the row.
+- Scripts send ``Authorization: Bearer pb_...`` (an API token, stored hashed).
+- Every state-changing request made with a cookie, or with no credentials at all, must carry a
+  CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``): an HMAC of the session
+  value, or of a random ``pb_csrf`` cookie for visitors who are not logged in. Requests that
+  authenticate with a bearer token carry no ambient credentials and need none. The check runs
+  before any route, so a new route cannot forget it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperboy.community.models import User
+from paperboy.store.accounts import AccountStore
+
+SESSION_COOKIE = "pb_session"
+ANON_COOKIE = "pb_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_FORM_BYTES = 1 << 20
+
+
+def csrf_for(secret: str, seed: str) -> str:
+    return hmac.new(secret.encode(), f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed cookie header is treated as no cookie
+                continue
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+class AuthMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        accounts: Callable[[], AccountStore],
+        secret: Callable[[], str],
+        secure: Callable[[Scope], bool],
+        exempt: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.accounts = accounts
+        self.secret = secret
+        self.secure = secure
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookies = _cookies(scope)
+        state = scope.setdefault("state", {})
+        store = self.accounts()
+        user: User | None = None
+        via: str | None = None
+        scheme, _, bearer = (_header(scope, b"authorization") or "").partition(" ")
+        bearer = bearer.strip()
+        if scheme.lower() == "bearer" and bearer.startswith("pb_"):
+            user = await run_in_threadpool(store.api_token_user, bearer)
+            if user is None:
+                await self._refuse(scope, receive, send, 401, "Invalid or revoked API token.")
+                return
+            via = "token"
+        elif scheme.lower() == "bearer" and bearer:
+            via = "bearer"  # another bearer credential (the ingest token): the route checks it
+        session_token = cookies.get(SESSION_COOKIE)
+        if via is None and session_token:
+            user = await run_in_threadpool(store.session_user, session_token)
+            via = "session" if user is not None else None
+        secret = self.secret()
+        seed = session_token if via == "session" else cookies.get(ANON_COOKIE)
+        new_anon: str | None = None
+        if seed is None:
+            new_anon = secrets.token_urlsafe(24)
+        state.update(
+            user=user,
+            auth_via=via,
+            session_token=session_token if via == "session" else None,
+            csrf_token=csrf_for(secret, seed or new_anon or ""),
+            csrf_used=False,
+        )
+        if scope["method"] in UNSAFE and via not in ("token", "bearer"):
+            path: str = scope["path"]
+            if not any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exempt):
+                body = await _read_body(receive)
+                if body is None:
+                    await self._refuse(scope, receive, send, 413, "The form is too large.")
+                    return
+                given = _header(scope, CSRF_HEADER) or _form_token(scope, body)
+                expected = csrf_for(secret, seed) if seed else None
+                if not given or expected is None or not hmac.compare_digest(given, expected):
+                    await self._refuse(
+                        scope,
+                        receive,
+                        send,
+                        403,
+                        "This form has expired or did not come from this site (missing or "
+                        "wrong CSRF token). Reload the page and try again.",
+                    )
+                    return
+                receive = _replay(body)
+
+        secure = self.secure(scope)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and new_anon and state.get("csrf_used"):
+                flags = "; Secure" if secure else ""
+                cookie = f"{ANON_COOKIE}={new_anon}; Path=/; HttpOnly; SameSite=Lax{flags}"
+                message = {
+                    **message,
+                    "headers": [*message["headers"], (b"set-cookie", cookie.encode())],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, message: str
+    ) -> None:
+        from paperboy.web.errors import error_response, wants_json
+
+        request = Request(scope, receive)
+        if wants_json(request) or _header(scope, b"hx-request"):
+            response: Response = JSONResponse({"error": message}, status_code=status)
+        else:
+            response = error_response(request, status, message)
+        await response(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def _form_token(scope: Scope, body: bytes) -> str | None:
+    kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    try:
+        values = parse_qs(body.decode("utf-8"), keep_blank_values=True).get(CSRF_FIELD)
+    except UnicodeDecodeError:
+        return None
+    return values[0] if values else None
+
+
+# -- helpers for routes and templates -----------------------------------------------------
+
+
+def current_user(request: Request) -> User | None:
+    user: User | None = getattr(request.state, "user", None)
+    return user
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms must send back; using it makes sure the visitor has its cookie."""
+    request.state.csrf_used = True
+    token: str = request.state.csrf_token
+    return token
+
+
+def csrf_input(request: Request) -> Markup:
+    value = escape(csrf_token(request))
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{value}">')
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to go to after logging in; anything that could leave the site is refused."""
+    if not value:
+        return default
+    value = value.strip()
+    if not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
+        return default
+    if any(ord(c) < 32 or c.isspace() for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?next=" + quote(target, safe="")
+
+
+def start_session(
+    response: Response, request: Request, user: User, lifetime: timedelta, secure: bool
+) -> None:
+    store: AccountStore = request.app.state.store.accounts
+    old = getattr(request.state, "session_token", None)
+    if old:  # a new login gets a new session id (no session fixation)
+        store.delete_session(old)
+    token = store.create_session(user.id, lifetime)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(lifetime.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+    response.delete_cookie(ANON_COOKIE, path="/")
+
+
+def end_session(response: Response, request: Request) -> None:
+    token = getattr(request.state, "session_token", None)
+    if token:
+        request.app.state.store.accounts.delete_session(token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def is_secure(settings: Any, scope: Scope) -> bool:
+    if settings.cookie_secure is not None:
+        return bool(settings.cookie_secure)
+    return str(settings.base_url).startswith("https://") or scope.get("scheme") == "https"
