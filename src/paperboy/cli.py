@@ -698,6 +698,7 @@ def announcements(
 
 import paperboy.cli_jobs  # noqa: E402,F401  (registers worker, jobs)
 import paperboy.cli_store  # noqa: E402,F401  (registers migrate-store)
+import paperboy.cli_users  # noqa: E402,F401  (registers user create|list|set-admin)
 from paperboy import cli_search  # noqa: E402,F401  (registers embed, index, search)
 
 

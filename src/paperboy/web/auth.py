@@ -118,7 +118,7 @@ class AuthMiddleware:
                 if body is None:
                     await self._refuse(scope, receive, send, 413, "The form is too large.")
                     return
-                given = _header(scope, CSRF_HEADER) or _form_token(scope, body)
+                given = _header(scope, CSRF_HEADER.encode()) or _form_token(scope, body)
                 expected = csrf_for(secret, seed) if seed else None
                 if not given or expected is None or not hmac.compare_digest(given, expected):
                     await self._refuse(

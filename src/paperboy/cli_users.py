@@ -1,0 +1,199 @@
+"""The accounts side of the command line: ``paperboy user create|list|set-admin``.
+
+For the site's operator: make the first admin, create accounts when sign-ups are closed, see
+who has an account. Accounts made here are confirmed (no mail is sent).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from paperboy.cli import DatabaseOpt, _open, _settings, app, err, out
+from paperboy.community.accounts import AccountError, Accounts, LoginPolicy, Signer
+from paperboy.settings import Settings
+from paperboy.store import SQLStore
+
+user_app = typer.Typer(
+    help="Manage accounts: create users (the first admin), list them, grant or take admin rights.",
+    no_args_is_help=True,
+)
+app.add_typer(user_app, name="user")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]{message}[/]", highlight=False)
+    return typer.Exit(code)
+
+
+def _accounts(settings: Settings, store: SQLStore) -> Accounts:
+    """The accounts service as the web app builds it (same signing key, same lockout)."""
+    secret = (
+        settings.secret_key.get_secret_value()
+        if settings.secret_key is not None
+        else store.accounts.secret("signing-key")
+    )
+    return Accounts(
+        store.accounts,
+        Signer(secret),
+        LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+    )
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        text = sys.stdin.readline()
+        return text.removesuffix("\n").removesuffix("\r")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    return password
+
+
+@user_app.command("create")
+def create_command(
+    email: Annotated[
+        str, typer.Option("--email", "-e", help="The account's email address.", show_default=False)
+    ],
+    username: Annotated[
+        str,
+        typer.Option(
+            "--username",
+            "-u",
+            help="The user name: 2 to 32 letters, digits, '-' or '_'.",
+            show_default=False,
+        ),
+    ],
+    admin: Annotated[
+        bool, typer.Option("--admin", help="Make the user an administrator (moderation).")
+    ] = False,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input instead of "
+            "asking for it (for scripts).",
+        ),
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create an account, with its address already confirmed.
+
+    Asks for the password twice (hidden) unless --password-stdin is given. Works whether or not
+    sign-ups are open (PAPERBOY_SIGNUP_OPEN).
+
+    \b
+    Examples:
+      paperboy user create --email ada@example.org --username ada --admin
+      echo "$PASSWORD" | paperboy user create -e bob@example.org -u bob --password-stdin
+    Exit codes: 0 created, 1 refused (address or name taken, weak password), 2 bad usage.
+    """
+    password = _read_password(password_stdin)
+    settings = _settings(database_url)
+    store = _open(settings)
+    try:
+        try:
+            user = _accounts(settings, store).sign_up(
+                email, username, password, is_admin=admin, verified=True
+            )
+        except AccountError as exc:
+            raise _fail(str(exc)) from exc
+        store.activity.record(
+            None, "user-create", "user", str(user.id), {"via": "cli", "admin": admin}
+        )
+    finally:
+        store.close()
+    role = "administrator" if user.is_admin else "user"
+    out.print(f"Created {role} {user.username} <{user.email}> (id {user.id}).", highlight=False)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "-"
+
+
+@user_app.command("list")
+def list_command(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Users per page.")] = 50,
+    page: Annotated[int, typer.Option(min=1, help="Which page, from 1 (oldest users first).")] = 1,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """List accounts, oldest first: id, user name, email, admin, confirmed, hidden, created.
+
+    \b
+    Examples:
+      paperboy user list
+      paperboy user list --limit 100 --page 2
+    """
+    settings = _settings(database_url)
+    store = _open(settings)
+    try:
+        total = store.accounts.count_users()
+        users = store.accounts.list_users(offset=(page - 1) * limit, limit=limit)
+    finally:
+        store.close()
+    if total == 0:
+        out.print("No accounts yet: `paperboy user create` makes the first one.")
+        return
+    if not users:
+        raise _fail(f"Page {page} is empty: there are {total:,} accounts, {limit} per page.")
+    first = (page - 1) * limit + 1
+    table = Table(title=f"Accounts {first:,}-{first + len(users) - 1:,} of {total:,}")
+    for column in ("id", "user name", "email", "admin", "verified", "hidden", "created (UTC)"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "id" else "left")
+    for user in users:
+        table.add_row(
+            str(user.id),
+            user.username,
+            user.email,
+            _yes(user.is_admin),
+            _yes(user.email_verified),
+            _yes(user.hidden),
+            f"{user.created_at:%Y-%m-%d %H:%M}",
+        )
+    out.print(table)
+    if first + len(users) - 1 < total:
+        out.print(f"More: paperboy user list --page {page + 1} --limit {limit}", highlight=False)
+
+
+@user_app.command("set-admin")
+def set_admin_command(
+    username: Annotated[str, typer.Argument(help="The user name (any letter case).")],
+    on: Annotated[
+        bool | None,
+        typer.Option(
+            "--on/--off",
+            help="--on makes the user an administrator, --off takes it back.",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Grant (--on) or take back (--off) administrator rights.
+
+    \b
+    Examples:
+      paperboy user set-admin ada --on
+      paperboy user set-admin bob --off
+    Exit codes: 0 done, 1 no such user, 2 bad usage (neither --on nor --off).
+    """
+    if on is None:
+        raise _fail("Say --on (make an administrator) or --off (take it back).", 2)
+    settings = _settings(database_url)
+    store = _open(settings)
+    try:
+        user = store.accounts.user_by_name(username.strip())
+        if user is None:
+            raise _fail(f"No user named {username!r}: `paperboy user list` shows them.")
+        if user.is_admin != on:
+            store.accounts.update_user(user.id, is_admin=on)
+            store.activity.record(
+                None, "set-admin", "user", str(user.id), {"via": "cli", "admin": on}
+            )
+    finally:
+        store.close()
+    state = "is now an administrator" if on else "is no longer an administrator"
+    if user.is_admin == on:
+        state = "already was an administrator" if on else "already was not an administrator"
+    out.print(f"{user.username} {state}.", highlight=False)

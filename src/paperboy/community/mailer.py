@@ -1,0 +1,127 @@
+"""Account mails: the address-verification and password-reset messages, sent over SMTP.
+
+Each mail is plain text with a small HTML alternative (both carry the same absolute link, built
+from ``settings.base_url``), composed with :func:`paperboy.mail.compose` and delivered with
+:func:`paperboy.mail.send` to the server in the ``PAPERBOY_SMTP_*`` settings. The Message-ID is
+made under the host of ``base_url``. Sending raises :class:`paperboy.mail.MailError`; callers
+decide what the person sees.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from markupsafe import escape
+
+from paperboy.community.accounts import RESET_MAX_AGE, VERIFY_MAX_AGE
+from paperboy.community.models import User
+from paperboy.mail import SmtpConfig, compose, send
+
+__all__ = [
+    "link",
+    "reset_message",
+    "send_password_reset",
+    "send_verification",
+    "verification_message",
+]
+
+
+def _base(settings: Any) -> str:
+    return str(settings.base_url).rstrip("/")
+
+
+def _domain(settings: Any) -> str:
+    return urlsplit(_base(settings)).hostname or "localhost"
+
+
+def link(settings: Any, path: str, token: str) -> str:
+    """The absolute address of ``path`` with ``token`` as its query parameter."""
+    return f"{_base(settings)}{path}?token={quote(token, safe='')}"
+
+
+def _duration(seconds: int) -> str:
+    """``3 days``, ``2 hours``: how long a link works, in words."""
+    count, unit = (seconds // 86400, "day") if seconds % 86400 == 0 else (seconds // 3600, "hour")
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _message(
+    settings: Any, user: User, subject: str, paragraphs: list[str], url: str, action: str
+) -> EmailMessage:
+    """Text and HTML bodies: a greeting, ``paragraphs`` around the link, and a sign-off."""
+    config = SmtpConfig.from_settings(settings)
+    site = str(settings.site_name)
+    intro, *rest = paragraphs
+    text = "\n\n".join(
+        [f"Hello {user.username},", intro, f"{action}:\n{url}", *rest, f"-- {site}\n"]
+    )
+    html_paragraphs = "".join(f"<p>{escape(p)}</p>" for p in rest)
+    html = (
+        '<!doctype html><html><body style="font-family: sans-serif; line-height: 1.5">'
+        f"<p>Hello {escape(user.username)},</p>"
+        f"<p>{escape(intro)}</p>"
+        f'<p><a href="{escape(url)}">{escape(action)}</a></p>'
+        f'<p style="color: #5f6670; font-size: 0.9em">Or copy this address into your browser:'
+        f"<br>{escape(url)}</p>"
+        f"{html_paragraphs}"
+        f"<p>&mdash; {escape(site)}</p>"
+        "</body></html>"
+    )
+    return compose(
+        sender=config.sender,
+        to=formataddr((user.username, user.email)),
+        subject=subject,
+        text=text,
+        html=html,
+        headers={"Auto-Submitted": "auto-generated"},
+        domain=_domain(settings),
+    )
+
+
+def verification_message(settings: Any, user: User, token: str) -> EmailMessage:
+    """The mail that asks ``user`` to confirm their address (link: ``/verify?token=...``)."""
+    site = str(settings.site_name)
+    return _message(
+        settings,
+        user,
+        f"Confirm your email address for {site}",
+        [
+            f"Someone (hopefully you) created the account {user.username} on {site} with "
+            "this address. Open the link below to confirm it; then you can vote, submit and "
+            "comment.",
+            f"The link works for {_duration(VERIFY_MAX_AGE)}. If you did not sign up, ignore this "
+            "mail.",
+        ],
+        link(settings, "/verify", token),
+        "Confirm my address",
+    )
+
+
+def reset_message(settings: Any, user: User, token: str) -> EmailMessage:
+    """The mail with a password-reset link (``/password/reset?token=...``)."""
+    site = str(settings.site_name)
+    return _message(
+        settings,
+        user,
+        f"Reset your {site} password",
+        [
+            f"Someone (hopefully you) asked to reset the password of {user.username} on {site}.",
+            f"The link works once, for {_duration(RESET_MAX_AGE)}. If you did not ask for it, "
+            "ignore this mail: your password stays as it is.",
+        ],
+        link(settings, "/password/reset", token),
+        "Choose a new password",
+    )
+
+
+def send_verification(settings: Any, user: User, token: str) -> None:
+    """Send the verification mail; raises ``MailError`` when the server does not take it."""
+    send(SmtpConfig.from_settings(settings), verification_message(settings, user, token))
+
+
+def send_password_reset(settings: Any, user: User, token: str) -> None:
+    """Send the password-reset mail; raises ``MailError`` when the server does not take it."""
+    send(SmtpConfig.from_settings(settings), reset_message(settings, user, token))
