@@ -114,11 +114,24 @@ def test_list_daily_papers_by_month_paged(api: HfApi, rows: list[dict[str, Any]]
     check_page(pages[0] + pages[1] + pages[2], expected)
 
 
+def by_trending(rows: list[dict[str, Any]], end: datetime) -> list[dict[str, Any]]:
+    """paperboy.rank.trending's order at ``end`` (naive UTC): upvotes / (hours since the feed
+    day + 2)^1.8, then upvotes, newer feed day, id."""
+
+    def key(r: dict[str, Any]) -> tuple[float, int, int, str]:
+        day = datetime.fromisoformat(r["daily_date"])
+        hours = (end - day).total_seconds() / 3600
+        return (-r["upvotes"] / (hours + 2) ** 1.8, -r["upvotes"], -day.toordinal(), r["id"])
+
+    return sorted(rows, key=key)
+
+
 def test_list_daily_papers_trending(api: HfApi, rows: list[dict[str, Any]]) -> None:
     infos = list(api.list_daily_papers(sort="trending", week="2026-W31", token=False))
-    check_page(infos, by_upvotes(between(rows, "2026-07-27", "2026-08-02"))[:50])
+    week = between(rows, "2026-07-27", "2026-08-02")
+    check_page(infos, by_trending(week, datetime(2026, 8, 3))[:50])
     latest = list(api.list_daily_papers(sort="trending", token=False))
-    check_page(latest, by_upvotes(between(rows, LAST_DAY, LAST_DAY)))
+    check_page(latest, by_trending(between(rows, LAST_DAY, LAST_DAY), datetime(2026, 8, 5)))
 
 
 def test_list_daily_papers_published_at(api: HfApi, rows: list[dict[str, Any]]) -> None:

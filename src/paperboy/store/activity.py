@@ -92,7 +92,9 @@ class ActivityStore:
                 )
             else:
                 stmt = delete(votes).where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
-            changed = conn.execute(stmt).rowcount == 1
+            # SQLAlchemy keeps an INSERT's rowcount (needed with psycopg) only when asked to
+            result = conn.execute(stmt, execution_options={"preserve_rowcount": True})
+            changed = result.rowcount == 1
             if changed:
                 count = bump_activity(conn, paper_id, votes=1 if on else -1)
                 audit(conn, user_id, "vote" if on else "unvote", "paper", paper_id)

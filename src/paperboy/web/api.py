@@ -18,17 +18,22 @@ from pydantic import BaseModel
 from paperboy import hfapi
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import PaperNotFound
-from paperboy.feed import Period, daily_feed, parse_period
+from paperboy.feed import Period, daily_feed, parse_period, period_of
+from paperboy.hfapi import hf_datetime
 from paperboy.models import FeedItem
+from paperboy.rank.service import TrendingService, as_json
 from paperboy.search.service import Mode, SearchService, Why
 from paperboy.store.base import FeedSort, Store
-from paperboy.web.errors import BadRequest, Forbidden
+from paperboy.web.auth import current_user
+from paperboy.web.errors import BadRequest, Forbidden, LoginRequired
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
 ApiSort = Literal["publishedAt", "trending"]
-_SORTS: dict[ApiSort, FeedSort] = {"publishedAt": "published", "trending": "upvotes"}
+_SORTS: dict[ApiSort, FeedSort] = {"publishedAt": "published"}
+"""Sorts the store does itself; ``trending`` is ranked by ``paperboy.rank.service``."""
 MAX_LIMIT = 100
+TrendingWindow = Literal["day", "week", "month"]
 
 
 class ApiError(BaseModel):
@@ -67,6 +72,32 @@ def _feed_items(
     return mine[page * limit : (page + 1) * limit]
 
 
+def _trending_items(
+    request: Request,
+    period: Period | None,
+    *,
+    page: int,
+    limit: int,
+    submitter: str | None,
+) -> list[FeedItem]:
+    """One page of the period's feed (default: the latest day) in trending order: the score of
+    ``paperboy.rank.service``, measured at the end of the period (never after the reference
+    time), optionally only the entries ``submitter`` submitted."""
+    store = request.app.state.store
+    if period is None:
+        latest = store.latest_feed_date()
+        if latest is None:
+            return []
+        period = period_of("day", latest)
+    service = TrendingService(store.engine, request.app.state.settings.trending_gravity)
+    if not submitter:
+        return service.feed_page(period.start, period.end, offset=page * limit, limit=limit)
+    scored, _ = service.feed_order(period.start, period.end)
+    everything = service.feed_page(period.start, period.end, offset=0, limit=len(scored))
+    mine = [item for item in everything if item.entry.submitted_by == submitter]
+    return mine[page * limit : (page + 1) * limit]
+
+
 @router.get(
     "/daily_papers",
     summary="Daily papers",
@@ -99,8 +130,10 @@ def daily_papers(
     sort: Annotated[
         ApiSort | None,
         Query(
-            description="publishedAt: newest feed day first, then newest paper; trending: most "
-            "upvoted first. Default: most upvoted first, as Hugging Face answers without sort."
+            description="publishedAt: newest feed day first, then newest paper; trending: by "
+            "trending score, (imported upvotes + local votes) / (hours since the paper entered "
+            "the feed + 2)^gravity, measured at the end of the period. Default: most upvoted "
+            "first, as Hugging Face answers without sort."
         ),
     ] = None,
     submitter: Annotated[
@@ -109,14 +142,17 @@ def daily_papers(
 ) -> JSONResponse:
     """Papers in the daily feed for a day, an ISO week or a month, paged."""
     period = parse_period(day, week, month)
-    items = _feed_items(
-        request.app.state.store,
-        period,
-        page=p,
-        limit=limit,
-        sort=_SORTS[sort] if sort else "upvotes",
-        submitter=submitter,
-    )
+    if sort == "trending":
+        items = _trending_items(request, period, page=p, limit=limit, submitter=submitter)
+    else:
+        items = _feed_items(
+            request.app.state.store,
+            period,
+            page=p,
+            limit=limit,
+            sort=_SORTS[sort] if sort else "upvotes",
+            submitter=submitter,
+        )
     # A ready response skips re-validating plain dicts that hfapi already shaped.
     return JSONResponse(hfapi.daily_papers(items))
 
@@ -170,6 +206,146 @@ def search_papers(
     if results.notes:
         headers["X-Search-Notes"] = " | ".join(results.notes).encode("ascii", "replace").decode()
     return JSONResponse(body, headers=headers)
+
+
+@router.get(
+    "/papers/trending",
+    summary="Trending papers",
+    response_description="Papers ranked by trending score, best first, shaped like Hugging "
+    "Face's /api/daily_papers items, each with a `trending` object (Paperboy extension): "
+    "score, points, importedUpvotes, localVotes, ageHours, gravity, enteredAt, asOf, formula "
+    "and rank.",
+    responses=_BAD_REQUEST,
+    response_model=list[dict[str, Any]],
+)
+def trending_papers(
+    request: Request,
+    window: Annotated[
+        TrendingWindow,
+        Query(
+            description="day, week (default) or month: papers that entered the feed within that "
+            "many days (1, 7, 30) before the reference time."
+        ),
+    ] = "week",
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Papers per page, 1 to {MAX_LIMIT}.")
+    ] = 50,
+    p: Annotated[int, Query(ge=0, description="Page number, 0-based.")] = 0,
+) -> JSONResponse:
+    """Trending: score = (imported upvotes + local votes) / (hours since the paper entered the
+    feed + 2)^gravity, measured at the end of the latest day with papers (or now, if earlier).
+    Only papers with upvotes are ranked; hidden papers never are."""
+    service = TrendingService(
+        request.app.state.store.engine, request.app.state.settings.trending_gravity
+    )
+    ranking = service.window(window)
+    body = []
+    for index, (b, item) in enumerate(service.page(ranking, p * limit, limit)):
+        body.append({**hfapi.daily_paper_item(item), "trending": as_json(b, p * limit + index + 1)})
+    headers = {"X-Total-Count": str(ranking.total), "X-Trending-As-Of": hf_datetime(ranking.now)}
+    return JSONResponse(body, headers=headers)
+
+
+class VoteState(BaseModel):
+    id: str
+    upvoted: bool
+    upvotes: int
+
+
+_VOTE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_BAD_REQUEST,
+    401: {"model": ApiError, "description": "No API token and no session."},
+    403: {"model": ApiError, "description": "Email not verified, or a missing CSRF token."},
+    404: {"model": ApiError, "description": "No such paper (or it was hidden)."},
+    429: {"model": ApiError, "description": "Too many votes; see Retry-After."},
+}
+
+
+def _vote_json(request: Request, arxiv_id: str, on: bool) -> JSONResponse:
+    from paperboy.web.votes import cast_vote
+
+    outcome = cast_vote(request, arxiv_id, on)
+    state = VoteState(id=outcome.paper_id, upvoted=outcome.voted, upvotes=outcome.count)
+    return JSONResponse(state.model_dump())
+
+
+@router.post(
+    "/papers/{arxiv_id:path}/upvote",
+    summary="Upvote a paper",
+    response_model=VoteState,
+    responses=_VOTE_RESPONSES,
+)
+def upvote(
+    request: Request,
+    arxiv_id: Annotated[str, Path(description="arXiv id.", examples=["2405.15738"])],
+) -> JSONResponse:
+    """Upvote as the token's (``Authorization: Bearer pb_...``) or the session's user (then
+    with an ``X-CSRF-Token`` header). Upvoting twice counts once. ``upvotes`` is the total
+    shown everywhere: imported upvotes plus votes cast here."""
+    return _vote_json(request, arxiv_id, True)
+
+
+@router.delete(
+    "/papers/{arxiv_id:path}/upvote",
+    summary="Take an upvote back",
+    response_model=VoteState,
+    responses=_VOTE_RESPONSES,
+)
+def remove_upvote(
+    request: Request,
+    arxiv_id: Annotated[str, Path(description="arXiv id.", examples=["2405.15738"])],
+) -> JSONResponse:
+    """Remove the user's upvote (nothing changes if there was none)."""
+    return _vote_json(request, arxiv_id, False)
+
+
+@router.post(
+    "/papers/submit",
+    summary="Submit a paper to today's daily feed",
+    response_description="The new feed item, shaped like a Hugging Face /api/daily_papers item.",
+    response_model=dict[str, Any],
+    responses={
+        **_BAD_REQUEST,
+        401: {"model": ApiError, "description": "No API token and no session."},
+        403: {"model": ApiError, "description": "Email not verified, paper hidden, or no CSRF."},
+        404: {"model": ApiError, "description": "arXiv has no such paper."},
+        409: {"model": ApiError, "description": "The paper is already in the daily feed."},
+        429: {"model": ApiError, "description": "Daily cap or rate limit reached."},
+        503: {"model": ApiError, "description": "arXiv could not be reached."},
+    },
+)
+async def submit_paper(request: Request) -> JSONResponse:
+    """Like Hugging Face's: a JSON body ``{"paperId": "2401.12345"}`` (or ``{"arxivId": ...}``,
+    an id, ``arXiv:`` reference or arxiv.org URL). Papers can be submitted once, within
+    ``submit_max_age_days`` of their first version, up to ``submit_daily_cap`` a day."""
+    from starlette.concurrency import run_in_threadpool
+
+    from paperboy.community.submit import SubmitRefused
+    from paperboy.web.votes import submit_as
+
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired()
+    try:
+        body = json.loads(await request.body())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not JSON: {exc}", "body") from exc
+    ref = None
+    if isinstance(body, dict):
+        ref = body.get("paperId", body.get("arxivId"))
+    if not isinstance(ref, str) or not ref.strip():
+        raise BadRequest('give the paper as {"paperId": "2401.12345"}', "paperId")
+    try:
+        done = await run_in_threadpool(submit_as, request, user, ref)
+    except SubmitRefused as exc:
+        return JSONResponse(
+            ApiError(error=exc.message, parameter=exc.parameter or "paperId").model_dump(),
+            status_code=exc.status,
+        )
+    store = request.app.state.store
+    entries = await run_in_threadpool(store.feed_entries_for, done.paper.id)
+    entry = next(e for e in entries if e.feed_date == done.feed_date)
+    return JSONResponse(hfapi.daily_paper_item(FeedItem(paper=done.paper, entry=entry)))
 
 
 @router.get(
@@ -229,6 +405,10 @@ def paper(
     found = store.get_paper(canonical)
     if found is None:
         raise PaperNotFound(f"no paper {canonical} in this Paperboy")
+    activity = store.activity.activity([canonical]).get(canonical)
+    user = current_user(request)
+    if activity is not None and activity.hidden_at is not None and not (user and user.is_admin):
+        raise PaperNotFound(f"{canonical} has been hidden by the moderators")
     return JSONResponse(hfapi.paper_detail(found, store.feed_entries_for(canonical)))
 
 

@@ -140,6 +140,9 @@ def _feed_page(request: Request, period: Period | None, page: int) -> HTMLRespon
     store = _store(request)
     view = daily_feed(store, period, page=page - 1, page_size=settings.page_size)
     context: dict[str, Any] = {"view": view, "period": view.period}
+    user = current_user(request)
+    ids = [item.paper.id for item in view.items]
+    context["voted"] = store.activity.voted(user.id, ids) if user is not None and ids else set()
     if view.period is not None:
         base = f"/papers?{view.period.query()}"
         context.update(
@@ -261,6 +264,11 @@ def search(
         return "/search?" + urlencode({**params, "page": n} if n > 1 else params)
 
     pages = [NavLink(str(n), page_href(n), n == page) for n in range(1, results.pages + 1)]
+    user = current_user(request)
+    hit_ids = [hit.paper.id for hit in results.hits]
+    voted = (
+        _store(request).activity.voted(user.id, hit_ids) if user is not None and hit_ids else set()
+    )
     return _render(
         request,
         "search.html",
@@ -275,5 +283,6 @@ def search(
             "previous_page": page_href(page - 1) if page > 1 else None,
             "next_page": page_href(page + 1) if page < results.pages else None,
             "first_rank": (page - 1) * 20 + 1,
+            "voted": voted,
         },
     )
