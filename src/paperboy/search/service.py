@@ -37,6 +37,7 @@ Mode = Literal["hybrid", "keyword", "semantic"]
 MODES: tuple[Mode, ...] = ("hybrid", "keyword", "semantic")
 FILTER_MIN = 20  # fewer near neighbours than this pass the filters: rank the filtered set exactly
 FILTER_POOL = 2000  # the newest papers of that filtered set that get ranked
+HIDDEN_SLACK = 100  # extra similar-paper candidates fetched to make up for hidden ones
 
 
 class QueryEncoder(Protocol):
@@ -258,6 +259,9 @@ class SearchService:
             [(keyword_ids, keyword_weight), (semantic_ids, params.semantic_weight)], params.k
         )
         order = sorted(fused, key=lambda pid: -fused[pid])
+        hidden = self.hidden_papers()
+        if hidden:  # moderators hid these: never a hit, whoever asks
+            order = [pid for pid in order if pid not in hidden]
         if params.recency or params.popularity:
             order = self._boost(order, fused, params)
         total = len(order)
@@ -323,6 +327,10 @@ class SearchService:
             hits.append(Hit(paper, fused[pid], why, votes, comments))
         return hits
 
+    def hidden_papers(self) -> set[str]:
+        """Papers hidden by the moderators (one small query: hidden papers are rare)."""
+        return self.store.activity.hidden_papers()
+
     # -- similar papers -------------------------------------------------------------------------
 
     def similar(self, paper_id: str, k: int = 10) -> list[Similar]:
@@ -332,12 +340,15 @@ class SearchService:
             raise PaperNotFound(f"no paper {paper_id} in this Paperboy")
         self.index.refresh()
         vectors = self.index.vectors
+        hidden = self.hidden_papers()
+        wanted = k + min(len(hidden), HIDDEN_SLACK)  # room for the hidden ones dropped below
         if paper_id in vectors:
-            neighbours = vectors.similar(paper_id, k)
+            neighbours = vectors.similar(paper_id, wanted)
         else:
             # Not embedded yet: fall back to the keyword index with the title's words.
-            hits = self.index.keyword.search(source.title, k + 1)
-            neighbours = [(h.paper_id, 0.0) for h in hits if h.paper_id != paper_id][:k]
+            hits = self.index.keyword.search(source.title, wanted + 1)
+            neighbours = [(h.paper_id, 0.0) for h in hits if h.paper_id != paper_id]
+        neighbours = [(pid, score) for pid, score in neighbours if pid not in hidden][:k]
         papers = self.store.get_papers([pid for pid, _ in neighbours])
         source_terms = [
             t

@@ -2,9 +2,12 @@
 (function () {
   "use strict";
 
-  function renderMath() {
+  function renderMath(root) {
     if (typeof window.renderMathInElement !== "function") return;
-    document.querySelectorAll(".tex").forEach(function (el) {
+    var scope = root || document;
+    var found = Array.prototype.slice.call(scope.querySelectorAll(".tex"));
+    if (scope.classList && scope.classList.contains("tex")) found.unshift(scope);
+    found.forEach(function (el) {
       window.renderMathInElement(el, {
         delimiters: [
           { left: "$$", right: "$$", display: true },
@@ -62,4 +65,9 @@
 
   renderMath();
   setupCopyButtons();
+  // Content swapped in by htmx (e.g. the comments section) gets its math rendered too: the
+  // event fires on each newly swapped element.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target instanceof Element) renderMath(event.target);
+  });
 })();
