@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paperboy.arxiv_ids import parse_arxiv_id
+from paperboy.community.errors import Refusal
 from paperboy.community.models import User
 from paperboy.errors import InvalidArxivId
 from paperboy.store.collections import Collection, CollectionItem, CollectionStore, NameTaken
@@ -28,14 +29,8 @@ MAX_NOTE_CHARS = 2000
 NOT_FOUND = "No such collection."
 
 
-class CollectionError(Exception):
+class CollectionError(Refusal):
     """A refused request: ``status`` is the HTTP status that fits, ``field`` the bad input."""
-
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class InvalidInput(CollectionError):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from paperboy.community import limits
+from paperboy.community.errors import Refusal
 from paperboy.community.markdown import MAX_COMMENT_CHARS, comment_text, render_comment
 from paperboy.community.models import User
 from paperboy.models import Paper
@@ -26,14 +27,8 @@ from paperboy.store.comments import Comment, CommentStore
 from paperboy.store.sql import SQLStore
 
 
-class CommentError(Exception):
+class CommentError(Refusal):
     """A refused comment action; ``status`` is the HTTP status it becomes."""
-
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class InvalidComment(CommentError):
