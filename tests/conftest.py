@@ -34,6 +34,9 @@ for _name, _path in (("API", "/api/query"), ("OAI", "/oai"), ("RSS", "/rss")):
 # Embedding takes seconds per hundred papers on a CPU: tests that want vectors ask for them.
 os.environ.setdefault("PAPERBOY_EMBED_AFTER_INGEST", "0")
 os.environ.setdefault("PAPERBOY_SEARCH_PRELOAD", "0")
+# Tests read pages right after writing: anonymous pages must never lag the store (the bounded
+# staleness of the response cache has its own test in test_cache.py).
+os.environ.setdefault("PAPERBOY_RESPONSE_CACHE_SECONDS", "0")
 
 
 # The backend under test: SQLite files by default; a PostgreSQL cluster when the suite runs under

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         description="Bearer token that lets scripts push papers with POST /api/papers/import "
         "(unset: that route is off).",
     )
+    response_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Pages served to visitors who are not logged in may be up to this many "
+        "seconds behind the store (0: always exact); a burst of votes then re-renders each "
+        "page once per interval, not once per vote.",
+    )
     site_name: str = Field(default="Paperboy", description="Name shown in page titles.")
     page_size: int = Field(
         default=30, ge=1, le=200, description="Papers per page on the daily feed pages."

@@ -111,7 +111,10 @@ def create_app(
         exempt=CSRF_EXEMPT,
     )
     app.add_middleware(
-        ResponseCache, revision=app.state.store.revision, today=lambda: app.state.today()
+        ResponseCache,
+        revision=app.state.store.revision,
+        today=lambda: app.state.today(),
+        max_staleness=settings.response_cache_seconds,
     )
     return app
 

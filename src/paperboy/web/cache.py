@@ -1,13 +1,18 @@
 """A per-process cache of rendered responses for anonymous GET requests.
 
 Keyed on the full URL, the store's revision and today's date, so any write to papers or the
-feed (import, later votes) or a new day makes every cached page stale at once: the cache can
-never show data older than the store. It lives in one process by design; each web worker keeps
-its own. Requests that carry cookies or an Authorization header are never cached.
+feed (an import, a vote, a comment) or a new day makes every cached page stale at once. The
+revision is read at most once per ``max_staleness`` seconds (``PAPERBOY_RESPONSE_CACHE_SECONDS``,
+1 s by default): an anonymous page is then at most that much behind the store, and a burst of
+votes re-renders each page once per interval instead of once per vote (0: read it on every
+request, never stale). It lives in one process by design; each web worker keeps its own.
+Requests that carry cookies or an Authorization header are never cached, so a signed-in user
+always sees the store as it is.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
@@ -28,6 +33,7 @@ class ResponseCache:
         paths: tuple[str, ...] = ("/", "/papers", "/api/daily_papers", "/api/papers/"),
         max_entries: int = 1024,
         max_body_bytes: int = 1 << 20,
+        max_staleness: float = 0.0,
     ) -> None:
         self.app = app
         self.revision = revision
@@ -38,6 +44,16 @@ class ResponseCache:
         self.entries: OrderedDict[CacheKey, tuple[Message, bytes]] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.max_staleness = max_staleness
+        self._revision: int | None = None
+        self._revision_read = 0.0  # time.monotonic() of the last read
+
+    def current_revision(self) -> int:
+        now = time.monotonic()
+        if self._revision is None or now - self._revision_read >= self.max_staleness:
+            self._revision = self.revision()
+            self._revision_read = now
+        return self._revision
 
     def _cacheable(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -53,7 +69,12 @@ class ResponseCache:
         if not self._cacheable(scope):
             await self.app(scope, receive, send)
             return
-        key: CacheKey = (scope["path"], scope["query_string"], self.revision(), self.today())
+        key: CacheKey = (
+            scope["path"],
+            scope["query_string"],
+            self.current_revision(),
+            self.today(),
+        )
         cached = self.entries.get(key)
         if cached is not None:
             self.hits += 1
