@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python bench/vector_bench.py
 	$(BIN)/python bench/eval_search.py
 	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/community_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info src/*.egg-info .pytest_cache .ruff_cache
