@@ -148,7 +148,19 @@ def test_set_admin_refusals(database_url: str, store: SQLStore) -> None:
     assert neither.exit_code == 2 and "--on" in neither.output
 
 
-@pytest.mark.parametrize("command", ["create", "list", "set-admin"])
+def test_verify_confirms_an_address_by_hand(database_url: str, store: SQLStore) -> None:
+    user = make_user(store, "ada", verified=False)
+    done = invoke("user", "verify", "Ada", "--database-url", database_url)
+    assert done.exit_code == 0 and "is now confirmed" in done.output
+    assert store.accounts.get_user(user.id).can_write  # type: ignore[union-attr]
+    again = invoke("user", "verify", "ada", "--database-url", database_url)
+    assert again.exit_code == 0 and "already" in again.output
+    missing = invoke("user", "verify", "nobody", "--database-url", database_url)
+    assert missing.exit_code == 1 and "No user named 'nobody'" in missing.output
+    assert len(store.activity.audit_entries(action="verify-email")) == 1
+
+
+@pytest.mark.parametrize("command", ["create", "list", "set-admin", "verify"])
 def test_help_has_examples(command: str) -> None:
     result = invoke("user", command, "--help")
     assert result.exit_code == 0
