@@ -109,6 +109,20 @@ def _community_rows(store: SQLStore) -> None:
     first, second = _two_paper_ids(store)
     store.activity.set_vote(alice.id, first, True)
     store.activity.set_paper_hidden(bob.id, second, True, "spam")
+    subscription, _ = store.subscriptions.create("reader@example.org", confirmed=True)
+    store.subscriptions.add_alert(subscription.id, "bias")
+    store.subscriptions.enqueue_digest(
+        subscription.id,
+        "daily:2025-01-02",
+        datetime(2025, 1, 3),
+        message_id="<digest-1@example.org>",
+        to_addr="reader@example.org",
+        subject="Trending papers",
+        body_text="text",
+        body_html="<p>html</p>",
+        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        paper_ids=[first],
+    )
     now = datetime(2025, 1, 2, 3, 4, 5)
     with store.engine.begin() as conn:
         conn.execute(

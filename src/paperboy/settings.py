@@ -237,6 +237,55 @@ class Settings(BaseSettings):
         default="Paperboy <paperboy@localhost>", description="The From address of mail sent."
     )
 
+    # -- email digests ----------------------------------------------------------------------
+    digest_size: int = Field(
+        default=10, ge=1, le=100, description="Trending papers in one digest, at most."
+    )
+    digest_for_you: int = Field(
+        default=5,
+        ge=0,
+        le=50,
+        description="Papers in a signed-in subscriber's 'for you' section, ranked by "
+        "similarity to the papers they upvoted or collected (0: no such section).",
+    )
+    digest_when_empty: Literal["skip", "note"] = Field(
+        default="skip",
+        description="When a period has nothing new for a subscriber: skip (send nothing) or "
+        "note (a short mail saying so).",
+    )
+    digest_weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", description="Day weekly digests go out (in the site's time zone)."
+    )
+    mail_rate_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Digests sent per minute at most, shared by every sender process.",
+    )
+    mail_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Tries of one digest after temporary SMTP failures before it is marked failed.",
+    )
+    mail_retry_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Wait before retrying a digest after a temporary SMTP failure; doubles "
+        "with each try (capped at 6 hours).",
+    )
+    mail_pause_after: int = Field(
+        default=3,
+        ge=1,
+        description="Permanent SMTP failures (5xx) in a row after which an address is "
+        "paused (no more digests until it is resumed).",
+    )
+    mail_claim_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A digest claimed by a sender on another machine that has not reported "
+        "back after this many seconds is taken over (on the same machine a dead sender is "
+        "detected at once).",
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings once; explicit overrides (from CLI flags) win over the environment."""

@@ -272,3 +272,93 @@ site_secrets = Table(
 )
 """Secrets made on first use (the signing key when PAPERBOY_SECRET_KEY is unset), shared by
 every process and kept across restarts so sessions and mailed links stay valid."""
+
+# -- email: subscriptions, saved-search alerts, the outbox (migration 0007) ---------------------
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    # pending (waiting for the confirmation link), active, unsubscribed, paused (bounces)
+    Column("status", String(16), nullable=False),
+    Column("frequency", String(16), nullable=False),  # daily (weekdays), weekly, off
+    Column("categories", JSON, nullable=False),  # category prefixes, e.g. ["cs.CL", "stat"]; [] all
+    Column("min_upvotes", Integer, nullable=False, default=0),
+    Column("include_trending", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("confirmed_at", DateTime, nullable=True),
+    Column("unsubscribed_at", DateTime, nullable=True),
+    Column("last_digest_at", DateTime, nullable=True),  # end of the last period composed
+    Column("failures", Integer, nullable=False, default=0),  # permanent SMTP failures in a row
+    Column("paused_at", DateTime, nullable=True),
+    Column("pause_reason", Text, nullable=True),
+    Index("ix_subscriptions_status", "status", "frequency"),
+    Index("ix_subscriptions_user", "user_id"),
+)
+"""One mailbox that gets digests, with its choices. No account is needed (double opt-in)."""
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("query", Text, nullable=False),  # in the search syntax
+    Column("mode", String(16), nullable=False, default="hybrid"),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("subscription_id", "query", name="uq_alerts_subscription_query"),
+)
+"""A saved search: new papers that match it go into the subscriber's digests."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("period", String(32), nullable=False),  # e.g. "daily:2026-11-27", "weekly:2026-W48"
+    Column("message_id", String(255), nullable=False, unique=True),  # stable across resends
+    Column("to_addr", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=True),
+    Column("headers", JSON, nullable=False),  # extra headers (List-Unsubscribe, ...)
+    # pending, sending (claimed by a sender), sent, failed (permanent or out of retries),
+    # skipped (nothing new and the site says skip: the period is done, nothing is mailed)
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("claimed_by", String(255), nullable=True),  # host:pid of the sender holding it
+    Column("claimed_at", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime, nullable=True),
+    UniqueConstraint("subscription_id", "period", name="uq_outbox_subscription_period"),
+    Index("ix_outbox_status_next", "status", "next_attempt_at", "id"),
+)
+"""Composed digests waiting to be sent, and the record of those sent. Composing a period twice
+is impossible (unique per subscription and period); a message keeps its Message-ID forever."""
+
+sent_papers = Table(
+    "sent_papers",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+)
+"""Which papers went into which subscriber's digests: a paper is never put in twice."""

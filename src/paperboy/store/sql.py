@@ -44,6 +44,7 @@ from paperboy.store.schema import (
     papers,
     store_state,
 )
+from paperboy.store.subscriptions import SubscriptionStore
 
 _PAPER_COLUMNS = (
     "title",
@@ -139,6 +140,7 @@ class SQLStore:
         self._write = dialects.write_options(engine)
         self.accounts = AccountStore(engine)
         self.activity = ActivityStore(engine)
+        self.subscriptions = SubscriptionStore(engine)
 
     # -- writes ---------------------------------------------------------------------------
 
