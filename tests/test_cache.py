@@ -61,3 +61,35 @@ def test_zero_means_always_exact(store: SQLStore, database_url: str) -> None:
         assert vote_count_in(anonymous.get("/").text, PAPER) == 2
         vote(store, voter)
         assert vote_count_in(anonymous.get("/").text, PAPER) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "cached"),
+    [
+        ("/", True),
+        ("/papers", True),
+        ("/papers/2401.00001", True),
+        ("/papers/trending", True),
+        ("/search", True),
+        ("/feeds/daily.atom", True),
+        ("/collections/3", True),
+        ("/api/daily_papers", True),
+        ("/api/papers/search", True),
+        ("/login", False),
+        ("/subscribe", False),
+        ("/subscribe/confirm", False),
+        ("/unsubscribe", False),
+        ("/subscription", False),
+        ("/settings", False),
+        ("/admin", False),
+        ("/api/whoami", False),
+    ],
+)
+def test_only_pages_that_depend_on_the_store_are_cached(path: str, cached: bool) -> None:
+    from paperboy.web.cache import ResponseCache
+
+    cache = ResponseCache(None, revision=lambda: 0, today=lambda: DAY)  # type: ignore[arg-type]
+    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+    assert cache._cacheable(scope) is cached
+    with_cookie = {**scope, "headers": [(b"cookie", b"pb_session=x")]}
+    assert cache._cacheable(with_cookie) is False

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
 from paperboy.store.accounts import AccountStore
 from paperboy.store.activity import ActivityStore
+from paperboy.store.delivery import DeliveryStore
 from paperboy.store.subscriptions import SubscriptionStore
 
 FeedSort = Literal["upvotes", "published"]
@@ -37,6 +38,7 @@ class Store(Protocol):
     accounts: AccountStore  # users, sessions, API tokens, rate counters, site secrets
     activity: ActivityStore  # votes, per-paper counters, moderation of papers, audit log
     subscriptions: SubscriptionStore  # email subscriptions, alerts, composed digests
+    delivery: DeliveryStore  # the outbox's sending side: claims, retries, pauses
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         """Insert or merge papers and feed entries in one transaction (see ``merge``).

@@ -34,6 +34,7 @@ from paperboy.store.base import (
     HarvestState,
     PeriodCount,
 )
+from paperboy.store.delivery import DeliveryStore
 from paperboy.store.merge import collapse_batch, merge_feed_entry, merge_paper
 from paperboy.store.schema import (
     embeddings,
@@ -141,6 +142,7 @@ class SQLStore:
         self.accounts = AccountStore(engine)
         self.activity = ActivityStore(engine)
         self.subscriptions = SubscriptionStore(engine)
+        self.delivery = DeliveryStore(engine)
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -107,7 +107,9 @@ class SubscriptionStore:
             .on_conflict_do_nothing(index_elements=[subscriptions.c.email])
         )
         with self._writer() as conn, conn.begin():
-            created = conn.execute(stmt).rowcount == 1
+            # an INSERT's rowcount is kept with psycopg only when asked for
+            result = conn.execute(stmt, execution_options={"preserve_rowcount": True})
+            created = result.rowcount == 1
             row = conn.execute(select(subscriptions).where(subscriptions.c.email == email)).one()
         return subscription_from_row(row), created
 

@@ -22,6 +22,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CacheKey = tuple[str, bytes, int, date]
 
+CACHED_PATHS = (
+    "/",
+    "/papers",
+    "/papers/",
+    "/search",
+    "/search/",
+    "/feeds/",
+    "/collections/",
+    "/users/",
+    "/api/daily_papers",
+    "/api/papers/",
+)
+"""Pages that depend only on the store (and the day): a path equal to one of these, or under
+one that ends with "/" (other than "/" itself). Account, subscription and admin pages are
+never cached."""
+
 
 class ResponseCache:
     def __init__(
@@ -30,7 +46,7 @@ class ResponseCache:
         *,
         revision: Callable[[], int],
         today: Callable[[], date],
-        paths: tuple[str, ...] = ("/", "/papers", "/api/daily_papers", "/api/papers/"),
+        paths: tuple[str, ...] = CACHED_PATHS,
         max_entries: int = 1024,
         max_body_bytes: int = 1 << 20,
         max_staleness: float = 0.0,
@@ -59,9 +75,10 @@ class ResponseCache:
         if scope["type"] != "http" or scope["method"] != "GET":
             return False
         path: str = scope["path"]
-        if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.paths):
-            if not path.startswith("/papers/"):
-                return False
+        if not any(
+            path == p or (p != "/" and p.endswith("/") and path.startswith(p)) for p in self.paths
+        ):
+            return False
         headers = dict(scope["headers"])
         return b"cookie" not in headers and b"authorization" not in headers
 
@@ -100,7 +117,10 @@ class ResponseCache:
 
         await self.app(scope, receive, capture)
         headers = start_message.get("headers", [])
-        personal = any(name.lower() == b"set-cookie" for name, _ in headers)
+        personal = any(name.lower() == b"set-cookie" for name, _ in headers) or any(
+            name.lower() == b"cache-control" and (b"no-store" in value or b"private" in value)
+            for name, value in headers
+        )  # a page that sets a cookie, or says it must not be stored (e.g. it acts on a token)
         if complete and not personal and start_message.get("status") == 200:
             self.entries[key] = (start_message, b"".join(chunks))
             while len(self.entries) > self.max_entries:
