@@ -417,3 +417,22 @@ def test_huge_rate_does_not_pace(store: SQLStore, database_url: str, smtp_sink: 
     assert send_pending(store, settings).sent == 1
     slot = pace(store)
     assert slot is not None and before <= slot <= int(time.time() * 1000)
+
+
+def test_send_outbox_stops_at_its_budget_and_loses_nothing(
+    store: SQLStore, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    """The scheduled sender works in slices: a slice that ends early leaves the rest pending,
+    and the next slice sends it; every digest goes out exactly once."""
+    from paperboy.digest.jobs import send_outbox
+
+    messages = [add_digest(store, f"reader{i}@example.org") for i in range(6)]
+    settings = mail_settings(database_url, smtp_sink)
+    first = send_outbox(settings, store, budget=0.0)  # the budget is over before it starts
+    assert first is not None and first.sent <= 1
+    assert store.subscriptions.outbox_counts().get("pending", 0) == 6 - first.sent
+    second = send_outbox(settings, store)
+    assert second is not None and first.sent + second.sent == 6
+    received = [m["Message-ID"] for m in smtp_sink.wait_for(6)]
+    assert sorted(received) == sorted(m.message_id for m in messages)
+    assert store.subscriptions.outbox_counts() == {"sent": 6}

@@ -462,6 +462,10 @@ def status(
         out.print(table)
     else:
         out.print("No ingest runs yet: `paperboy import --demo` loads the demo data.")
+    from paperboy.cli_digest import outbox_tables
+
+    for section in outbox_tables(store):
+        out.print(section)
     store.close()
 
 
@@ -696,6 +700,7 @@ def announcements(
         raise typer.Exit(1)
 
 
+import paperboy.cli_digest  # noqa: E402,F401  (registers digest preview|compose|send|list)
 import paperboy.cli_jobs  # noqa: E402,F401  (registers worker, jobs)
 import paperboy.cli_store  # noqa: E402,F401  (registers migrate-store)
 import paperboy.cli_users  # noqa: E402,F401  (registers user create|list|set-admin)

@@ -53,12 +53,14 @@ def harvest_sets(settings: Settings) -> list[str]:
 
 
 def harvest_job(settings: Settings) -> list[str]:
-    """One scheduled run: harvest each set, read the day's announcements, embed and index.
+    """One scheduled run: harvest each set, read the day's announcements, embed and index,
+    then compose the due email digests and send the outbox (``run_digests``).
 
     A failing set is logged (it is in the ingest log too) and does not stop the others; nothing
     is raised. Returns the sets for which arXiv was unavailable, so a job queue can retry the
     run later (harvests are incremental and resume where they stopped).
     """
+    from paperboy.digest.jobs import run_digests
     from paperboy.ingest.announce import fetch_announcements
     from paperboy.ingest.harvest import harvest
     from paperboy.ingest.http import ArxivHttp, ArxivUnavailable
@@ -84,6 +86,7 @@ def harvest_job(settings: Settings) -> list[str]:
             except PaperboyError as exc:
                 log.error("announcements failed: %s", exc)
         refresh_search(settings, store)
+        run_digests(settings, store)  # compose the due digests, send the outbox; never raises
     finally:
         store.close()
     return unavailable
@@ -103,4 +106,10 @@ def run_daemon(settings: Settings, *, run_now: bool = False) -> None:
     )
     if run_now:
         scheduler.add_job(harvest_job, args=[settings], id="harvest-now", max_instances=1)
+    # The outbox goes out a minute at a time, paced at mail_rate_per_minute (see digest.jobs).
+    from paperboy.digest.jobs import send_outbox
+
+    scheduler.add_job(
+        send_outbox, "interval", minutes=1, args=[settings], id="send-outbox", max_instances=1
+    )
     scheduler.start()

@@ -8,7 +8,9 @@ Tasks (queue, lock):
   harvest schedule says so (see ``paperboy.jobs.schedule``);
 - ``paperboy.embed_sweep`` (``embed``): every 10 minutes, defers ``paperboy.embed`` when papers
   wait for vectors (pushed through the API, copied by ``migrate-store``, imported elsewhere);
-- ``paperboy.cleanup`` (``ingest``): daily, forgets finished jobs older than 30 days.
+- ``paperboy.cleanup`` (``ingest``): daily, forgets finished jobs older than 30 days;
+- ``paperboy.send_outbox`` (``mail``, lock ``outbox``): every minute, sends due digests for
+  up to 50 s (a harvest composes them; see ``paperboy.digest.jobs``).
 
 ``lock`` makes jobs sharing it run one after another, whichever worker fetches them; the
 ``queueing_lock`` (same name) keeps at most one of them waiting in the queue, so deferring a
@@ -32,9 +34,10 @@ EMBED = "paperboy.embed"
 HARVEST_TICK = "paperboy.harvest_tick"
 EMBED_SWEEP = "paperboy.embed_sweep"
 CLEANUP = "paperboy.cleanup"
+SEND_OUTBOX = "paperboy.send_outbox"
 KEEP_JOBS_HOURS = 30 * 24
 TASKS = {"harvest": HARVEST, "embed": EMBED}  # what `paperboy jobs enqueue` accepts
-QUEUES = ("ingest", "embed")
+QUEUES = ("ingest", "embed", "mail")
 MISSED_RUN_GRACE = 3600  # seconds: a worker started late still defers a tick this recent
 
 
@@ -91,6 +94,13 @@ def embed_sweep_task(context: JobContext, timestamp: int) -> None:
             pass
 
 
+def send_outbox_task(context: JobContext, timestamp: int) -> None:
+    """Send the due digests of the outbox for up to a minute (never raises)."""
+    from paperboy.digest.jobs import send_outbox
+
+    send_outbox(job_settings(context))
+
+
 async def cleanup_task(context: JobContext, timestamp: int) -> None:
     """Forget finished jobs (succeeded, failed, cancelled) older than ``KEEP_JOBS_HOURS``."""
     await builtin_tasks.remove_old_jobs(
@@ -124,6 +134,10 @@ def build_app(settings: Settings, *, pool_size: int = 8) -> procrastinate.App:
     app.periodic(cron=tick_cron(settings), periodic_id="harvest")(tick)
     sweep = app.task(name=EMBED_SWEEP, queue="embed", pass_context=True)(embed_sweep_task)
     app.periodic(cron="*/10 * * * *", periodic_id="embed")(sweep)
+    mail = app.task(
+        name=SEND_OUTBOX, queue="mail", lock="outbox", queueing_lock="outbox", pass_context=True
+    )(send_outbox_task)
+    app.periodic(cron="* * * * *", periodic_id="outbox")(mail)
     cleanup = app.task(name=CLEANUP, queue="ingest", pass_context=True)(cleanup_task)
     app.periodic(cron="17 4 * * *", periodic_id="cleanup")(cleanup)
     return app
