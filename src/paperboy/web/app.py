@@ -21,9 +21,11 @@ from paperboy.store import SQLStore, open_store
 from paperboy.web.auth import AuthMiddleware, is_secure
 from paperboy.web.cache import ResponseCache
 
-CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import",)
+CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import", "/unsubscribe")
 """Paths whose POSTs need no CSRF token because they never act on a cookie: the push API
-answers only to its own bearer token. (Any request with a bearer token needs none either.)"""
+answers only to its own bearer token, and the RFC 8058 one-click ``POST /unsubscribe`` (sent
+by mail providers, without cookies) only to the signed token in its URL. (Any request with a
+bearer token needs none either.)"""
 
 
 def community_routers() -> list[Any]:
@@ -42,7 +44,15 @@ def community_routers() -> list[Any]:
     return routers
 
 
-COMMUNITY_MODULES = ("accounts", "votes", "comments", "collections", "moderation", "feeds")
+COMMUNITY_MODULES = (
+    "accounts",
+    "votes",
+    "comments",
+    "collections",
+    "moderation",
+    "feeds",
+    "subscriptions",
+)
 
 HERE = Path(__file__).parent
 
