@@ -38,6 +38,7 @@ from paperboy.jobs import (
 from paperboy.jobs.app import (
     CLEANUP,
     EMBED_SWEEP,
+    SEND_OUTBOX,
     embed_sweep_task,
     harvest_tick_task,
     retry_strategy,
@@ -60,7 +61,7 @@ def _run_until_empty(app: procrastinate.App, settings: Settings, **more: Any) ->
 
 
 TICK = "paperboy.harvest_tick"  # a worker's periodic deferrer may queue the latest tick
-PERIODIC = {TICK, EMBED_SWEEP, CLEANUP}
+PERIODIC = {TICK, EMBED_SWEEP, CLEANUP, SEND_OUTBOX}
 
 
 def _statuses(settings: Settings, *, ticks: bool = False) -> dict[str, list[str]]:
@@ -304,7 +305,8 @@ def test_scheduled_tick_is_deferred_once_and_queues_a_harvest(settings: Settings
     for _worker in range(2):  # two workers' periodic deferrers see the same tick
         app = build_app(utc, pool_size=1)
         periodics = {p.periodic_id: p for p in app.periodic_registry.periodic_tasks.values()}
-        assert set(periodics) == {"harvest", "embed", "cleanup"}
+        assert set(periodics) == {"harvest", "embed", "cleanup", "outbox"}
+        assert periodics["outbox"].cron == "* * * * *"
         periodic = periodics["harvest"]
         assert periodic.cron == "30 20 * * *"
 

@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from paperboy.digest.models import OutboxMessage
-from paperboy.ingest.runs import _alive, owner
+from paperboy.ingest.runs import alive, owner
 from paperboy.mail import MailError, SmtpConfig, compose, send
 from paperboy.store.delivery import DeliveryStore
 
@@ -121,7 +121,7 @@ def claimer_is_dead(claimed_by: str) -> bool:
     host, _, pid = claimed_by.rpartition(":")
     if host != owner()[0] or not pid.isdigit():
         return False
-    return not _alive(int(pid))
+    return not alive(int(pid))
 
 
 def pacing_interval_ms(rate_per_minute: int) -> int:

@@ -17,7 +17,7 @@ def owner() -> tuple[str, int]:
     return socket.gethostname(), os.getpid()
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,7 +37,7 @@ def reap_interrupted(store: Store) -> int:
     host, _ = owner()
     marked = 0
     for run in store.ingest_runs(limit=1000, status="running"):
-        if run.host != host or run.pid is None or _alive(run.pid):
+        if run.host != host or run.pid is None or alive(run.pid):
             continue
         store.finish_ingest(
             run.id,
