@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/eval_search.py
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/community_bench.py
+	$(BIN)/python bench/digest_bench.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info src/*.egg-info .pytest_cache .ruff_cache
