@@ -308,3 +308,17 @@ def test_htmx_vote_in_a_real_browser(store: SQLStore, make_app: object, papers: 
         finally:
             browser.close()
     assert shown(store, HOT) == 5
+
+
+def test_search_results_carry_the_vote_box_for_signed_in_users(
+    web: TestClient, store: SQLStore
+) -> None:
+    anonymous = web.get("/search", params={"q": "hot paper", "mode": "keyword"}).text
+    assert 'class="upvotes"' in anonymous and "vote-form" not in anonymous
+    headers = log_in(web, store, make_user(store, "alice"))
+    web.post(f"/papers/{HOT}/vote", data={"vote": "up"}, headers=headers)
+    page = web.get("/search", params={"q": "hot paper", "mode": "keyword"}).text
+    assert vote_count_in(page, HOT) == 6
+    box = page[page.index(f'id="vote-{HOT}"') - 80 :]
+    assert "vote-form voted" in box[:200] and 'name="vote" value="none"' in box[:900]
+    assert 'name="next" value="/search?' in box[:900]
