@@ -75,6 +75,7 @@ def test_zero_means_always_exact(store: SQLStore, database_url: str) -> None:
         ("/collections/3", True),
         ("/api/daily_papers", True),
         ("/api/papers/search", True),
+        ("/static/style.css", True),
         ("/login", False),
         ("/subscribe", False),
         ("/subscribe/confirm", False),

@@ -33,10 +33,11 @@ CACHED_PATHS = (
     "/users/",
     "/api/daily_papers",
     "/api/papers/",
+    "/static/",
 )
-"""Pages that depend only on the store (and the day): a path equal to one of these, or under
-one that ends with "/" (other than "/" itself). Account, subscription and admin pages are
-never cached."""
+"""Pages that depend only on the store (and the day), and the static files (served from memory
+after the first request): a path equal to one of these, or under one that ends with "/" (other
+than "/" itself). Account, subscription and admin pages are never cached."""
 
 
 class ResponseCache:
