@@ -37,10 +37,11 @@ from paperboy.web.auth import (
     current_user,
     end_session,
     is_secure,
+    require_user,
     safe_next,
     start_session,
 )
-from paperboy.web.errors import Forbidden, LoginRequired, NotFound, error_response
+from paperboy.web.errors import Forbidden, NotFound, error_response
 from paperboy.web.templating import templates
 
 router = APIRouter()
@@ -93,17 +94,10 @@ def _render(
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def _require_user(request: Request) -> User:
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired()
-    return user
-
-
 def _session_user(request: Request) -> User:
     """The logged-in user of a browser session: tokens and passwords are managed only there, so
     a leaked API token cannot mint new tokens or change the password."""
-    user = _require_user(request)
+    user = require_user(request)
     if getattr(request.state, "auth_via", None) != "session":
         raise Forbidden("Manage passwords and API tokens from the settings page in a browser.")
     return user
@@ -234,7 +228,7 @@ def signup(
 @router.get("/verify/pending", include_in_schema=False)
 def verify_pending(request: Request, mail: str = "") -> Response:
     """The "check your inbox" page, after sign-up or a resend; says so when the mail failed."""
-    _require_user(request)
+    require_user(request)
     return _render(
         request,
         "account/check_inbox.html",
@@ -244,7 +238,7 @@ def verify_pending(request: Request, mail: str = "") -> Response:
 
 @router.post("/verify/resend", include_in_schema=False)
 def verify_resend(request: Request) -> Response:
-    user = _require_user(request)
+    user = require_user(request)
     if user.email_verified:
         return _redirect("/settings?notice=verified")
     limits.check(
@@ -459,7 +453,7 @@ def _settings_page(
 
 @router.get("/settings", include_in_schema=False)
 def settings_page(request: Request, notice: str = "") -> Response:
-    user = _require_user(request)
+    user = require_user(request)
     return _settings_page(request, user, notice=NOTICES.get(notice))
 
 

@@ -24,8 +24,8 @@ from paperboy.models import FeedItem
 from paperboy.rank.service import TrendingService, as_json
 from paperboy.search.service import Mode, SearchService, Why
 from paperboy.store.base import FeedSort, Store
-from paperboy.web.auth import current_user
-from paperboy.web.errors import BadRequest, Forbidden, LoginRequired
+from paperboy.web.auth import current_user, require_user
+from paperboy.web.errors import BadRequest, Forbidden
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -323,9 +323,7 @@ async def submit_paper(request: Request) -> JSONResponse:
     from paperboy.community.submit import SubmitRefused
     from paperboy.web.votes import submit_as
 
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired()
+    user = require_user(request)
     try:
         body = json.loads(await request.body())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -208,6 +208,26 @@ def current_user(request: Request) -> User | None:
     return user
 
 
+def require_user(request: Request) -> User:
+    """The signed-in user; ``LoginRequired`` (the login page, or 401 under /api) otherwise."""
+    from paperboy.web.errors import LoginRequired
+
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def require_admin(request: Request) -> User:
+    """The signed-in user if a moderator; ``LoginRequired`` or ``Forbidden`` otherwise."""
+    from paperboy.web.errors import Forbidden
+
+    user = require_user(request)
+    if not user.is_admin:
+        raise Forbidden("Only moderators can do this.")
+    return user
+
+
 def csrf_token(request: Request) -> str:
     """The token forms must send back; using it makes sure the visitor has its cookie."""
     request.state.csrf_used = True

@@ -26,7 +26,7 @@ from paperboy.community.models import User
 from paperboy.models import Paper
 from paperboy.store.collections import Collection
 from paperboy.web import errors
-from paperboy.web.auth import current_user, safe_next
+from paperboy.web.auth import current_user, require_user, safe_next
 from paperboy.web.pages import PAPER_PANELS, NavLink
 from paperboy.web.templating import templates
 
@@ -54,13 +54,6 @@ def refusals() -> Iterator[None]:
         yield
     except CollectionError as exc:
         raise _REFUSALS.get(exc.status, errors.BadRequest)(str(exc), exc.field) from None
-
-
-def require_user(request: Request) -> User:
-    user = current_user(request)
-    if user is None:
-        raise errors.LoginRequired()
-    return user
 
 
 def _see_other(url: str) -> RedirectResponse:

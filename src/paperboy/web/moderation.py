@@ -17,12 +17,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
-from paperboy.community.models import AuditEntry, User
+from paperboy.community.models import AuditEntry
 from paperboy.errors import PaperNotFound
 from paperboy.store.comments import CommentStore
 from paperboy.store.sql import SQLStore
-from paperboy.web.auth import current_user, safe_next
-from paperboy.web.errors import BadRequest, Forbidden, LoginRequired, NotFound
+from paperboy.web.auth import require_admin, safe_next
+from paperboy.web.errors import BadRequest, NotFound
 from paperboy.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -44,15 +44,6 @@ ACTIONS: tuple[str, ...] = (
     "submit",
 )
 """Actions offered in the audit log's filter (any other action name works too)."""
-
-
-def require_admin(request: Request) -> User:
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired()
-    if not user.is_admin:
-        raise Forbidden("Only moderators can do this.")
-    return user
 
 
 def _store(request: Request) -> SQLStore:

@@ -46,8 +46,8 @@ from paperboy.digest.subscribe import (
 from paperboy.search.service import MODES
 from paperboy.web.accounts import client_ip
 from paperboy.web.api import ApiError
-from paperboy.web.auth import current_user
-from paperboy.web.errors import BadRequest, Forbidden, LoginRequired, NotFound, error_response
+from paperboy.web.auth import current_user, require_user
+from paperboy.web.errors import BadRequest, Forbidden, NotFound, error_response
 from paperboy.web.pages import _search_text
 from paperboy.web.templating import templates
 
@@ -497,13 +497,6 @@ def manage_resume(request: Request, token: str = "") -> Response:
     return _redirect(f"/subscription?token={_q(token)}&notice=resumed")
 
 
-def _require_user(request: Request) -> User:
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired()
-    return user
-
-
 def _own_subscription(request: Request, user: User) -> Subscription | None:
     """The user's subscription, linked to the account on first use."""
     service = _service(request)
@@ -515,7 +508,7 @@ def _own_subscription(request: Request, user: User) -> Subscription | None:
 
 @router.get("/settings/digest", include_in_schema=False)
 def settings_digest(request: Request, notice: str = "") -> Response:
-    user = _require_user(request)
+    user = require_user(request)
     subscription = _service(request).subscription_of(user)
     if subscription is None:
         form = {**_choice_form(Choices()), "email": user.email, "alert": "", "alert_mode": ""}
@@ -524,7 +517,7 @@ def settings_digest(request: Request, notice: str = "") -> Response:
 
 
 def _account_subscription(request: Request) -> Subscription:
-    user = _require_user(request)
+    user = require_user(request)
     subscription = _own_subscription(request, user)
     if subscription is None:
         raise NotFound("You have no email digest subscription yet: subscribe first.")
@@ -631,7 +624,7 @@ def _alert_out(alert: Alert, subscription: Subscription) -> AlertOut:
 
 
 def _api_user(request: Request) -> User:
-    user = _require_user(request)
+    user = require_user(request)
     if not user.email_verified or user.hidden:
         raise Forbidden("Confirm your email address first: alerts are mailed to it.")
     return user

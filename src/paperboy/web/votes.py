@@ -31,8 +31,8 @@ from paperboy.models import Paper
 from paperboy.rank.service import DEFAULT_WINDOW, TrendingService
 from paperboy.rank.trending import WINDOWS
 from paperboy.store import SQLStore
-from paperboy.web.auth import current_user, safe_next
-from paperboy.web.errors import BadRequest, Forbidden, LoginRequired
+from paperboy.web.auth import current_user, require_user, safe_next
+from paperboy.web.errors import BadRequest, Forbidden
 from paperboy.web.pages import PAPER_PANELS, NavLink
 from paperboy.web.templating import templates
 
@@ -69,9 +69,7 @@ class VoteOutcome:
 
 def writer(request: Request) -> User:
     """The signed-in user, allowed to vote, submit and comment; else LoginRequired/Forbidden."""
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired()
+    user = require_user(request)
     if not user.can_write:
         raise Forbidden(VERIFY_FIRST)
     return user
@@ -254,17 +252,14 @@ def _submit_page(
 @router.get("/submit", response_class=HTMLResponse)
 def submit_form(request: Request) -> HTMLResponse:
     """The submission form (signed-in users only)."""
-    if current_user(request) is None:
-        raise LoginRequired()
+    require_user(request)
     return _submit_page(request)
 
 
 @router.post("/submit", response_class=HTMLResponse)
 async def submit(request: Request, ref: str = Form("", max_length=2000)) -> HTMLResponse:
     """Submit a paper; the form comes back with the result or the reason it was refused."""
-    user = current_user(request)
-    if user is None:
-        raise LoginRequired()
+    user = require_user(request)
     try:
         done = await run_in_threadpool(submit_as, request, user, ref)
     except SubmitRefused as exc:
