@@ -193,8 +193,9 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on a free loopback port, in a background thread."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        """``port``: one chosen beforehand (e.g. to put it in the app's ``base_url``)."""
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

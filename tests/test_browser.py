@@ -34,6 +34,23 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 TEX_PAPER = "2411.19477"
 
 
+def watch(page: object) -> tuple[list[str], list[str]]:
+    """Record the page's requests to other hosts than loopback, and its JavaScript errors;
+    both lists must stay empty."""
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def request(request: object) -> None:
+        url: str = request.url  # type: ignore[attr-defined]
+        parts = urlsplit(url)
+        if parts.scheme not in ("data", "blob", "about") and parts.hostname not in LOOPBACK:
+            outside.append(url)
+
+    page.on("request", request)  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: errors.append(str(error)))  # type: ignore[attr-defined]
+    return outside, errors
+
+
 def real_records(days: set[str]) -> list[Record]:
     return [demo_record(row) for row in demo_rows() if row["daily_date"] in days]
 
@@ -68,19 +85,7 @@ def test_feed_navigation_and_katex(store: SQLStore, live_server: object, browser
 
     context = browser.new_context(java_script_enabled=True)  # type: ignore[attr-defined]
     page = context.new_page()
-    outside: list[str] = []
-    page_errors: list[str] = []
-
-    def watch(request: object) -> None:
-        url: str = request.url  # type: ignore[attr-defined]
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob", "about"):
-            return
-        if parts.hostname not in LOOPBACK:
-            outside.append(url)
-
-    page.on("request", watch)
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    outside, page_errors = watch(page)
 
     try:
         page.goto(f"{base}/", wait_until="load")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
-from urllib.parse import urlsplit
 
 import feedparser
 import pytest
@@ -23,7 +22,7 @@ from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.web.app import create_app
 from smtp_sink import SmtpSink
-from test_browser import CHROMIUM_ARGS, LOOPBACK, browser  # noqa: F401  (the fixture)
+from test_browser import browser, watch  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,25 +59,12 @@ def test_sign_up_verify_vote_submit_comment_collect_subscribe(
         arxiv_retries=0,
         search_preload=False,
     )
-    server = LiveServer(create_app(settings, store=store, today=lambda: TODAY))
-    server.port, server.url = port, base
-    server.server.config.port = port
+    server = LiveServer(create_app(settings, store=store, today=lambda: TODAY), port=port)
 
     with server:
         context = browser.new_context()  # type: ignore[attr-defined]
         page = context.new_page()
-        outside: list[str] = []
-        errors: list[str] = []
-        page.on(
-            "request",
-            lambda r: (
-                outside.append(r.url)
-                if urlsplit(r.url).scheme in ("http", "https")
-                and urlsplit(r.url).hostname not in LOOPBACK
-                else None
-            ),
-        )
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        outside, errors = watch(page)
 
         # Sign up, then open the link from the verification mail.
         page.goto(f"{base}/signup")

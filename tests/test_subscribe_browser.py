@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from email.message import EmailMessage
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,7 +22,7 @@ from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.web.app import create_app
 from smtp_sink import SmtpSink
-from test_browser import LOOPBACK, browser  # noqa: F401  (the fixture)
+from test_browser import browser, watch  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,25 +64,12 @@ def test_subscribe_confirm_receive_a_digest_and_unsubscribe(
         semantic_search=False,
         mail_rate_per_minute=6000,
     )
-    server = LiveServer(create_app(settings, store=store, today=lambda: FRIDAY))
-    server.port, server.url = port, base
-    server.server.config.port = port
+    server = LiveServer(create_app(settings, store=store, today=lambda: FRIDAY), port=port)
 
     with server:
         context = browser.new_context()  # type: ignore[attr-defined]
         page = context.new_page()
-        outside: list[str] = []
-        errors: list[str] = []
-        page.on(
-            "request",
-            lambda r: (
-                outside.append(r.url)
-                if urlsplit(r.url).scheme in ("http", "https")
-                and urlsplit(r.url).hostname not in LOOPBACK
-                else None
-            ),
-        )
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        outside, errors = watch(page)
 
         # The box on the daily page: a GET form that opens the full form, email prefilled.
         page.goto(f"{base}/")

@@ -16,6 +16,7 @@ from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.web.app import create_app
 from paperboy.web.auth import ANON_COOKIE, SESSION_COOKIE, csrf_for
+from test_browser import browser, watch  # noqa: F401  (the fixture)
 
 DAY = date(2024, 5, 6)
 HOT, COLD, OLD_STYLE = "2405.01234", "2405.04321", "hep-th/9901001"
@@ -265,48 +266,42 @@ def test_the_voter_sees_their_votes(web: TestClient, store: SQLStore) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_htmx_vote_in_a_real_browser(store: SQLStore, make_app: object, papers: list[str]) -> None:
+def test_htmx_vote_in_a_real_browser(
+    store: SQLStore,
+    make_app: object,
+    papers: list[str],
+    browser: object,  # noqa: F811
+) -> None:
     """Clicking the box upvotes without a page load (htmx swaps the box); with JavaScript off,
     the same form posts and comes back to the page."""
-    from pathlib import Path
-
     from conftest import LiveServer
-
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip(f"{chromium} is missing (apt-get install -y chromium)")
-    from playwright import sync_api
 
     alice = make_user(store, "alice")
     session = store.accounts.create_session(alice.id, timedelta(days=1))
-    with LiveServer(make_app(today=DAY)) as server, sync_api.sync_playwright() as playwright:  # type: ignore[operator]
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            for javascript in (True, False):
-                context = browser.new_context(java_script_enabled=javascript)
-                context.add_cookies([{"name": SESSION_COOKIE, "value": session, "url": server.url}])
-                page = context.new_page()
-                loads: list[str] = []
-                page.on("load", lambda _, seen=loads: seen.append("load"))
-                page.goto(f"{server.url}/papers?date={DAY}")
-                box = page.locator(f'[id="vote-{HOT}"]')
-                expected = "6" if javascript else "5"
-                box.locator("button").click()
-                page.wait_for_function(
-                    f"document.querySelector('[id=\"vote-{HOT}\"] .vote-count').textContent === "
-                    f"'{expected}'"
-                )
-                if javascript:
-                    assert loads == ["load"]  # no page load: htmx swapped the box
-                    assert box.locator("button").get_attribute("aria-pressed") == "true"
-                else:
-                    assert len(loads) == 2 and page.url.endswith(f"#vote-{HOT}")
-                    assert box.locator("button").get_attribute("aria-pressed") == "false"
-                context.close()
-        finally:
-            browser.close()
+    with LiveServer(make_app(today=DAY)) as server:  # type: ignore[operator]
+        for javascript in (True, False):
+            context = browser.new_context(java_script_enabled=javascript)  # type: ignore[attr-defined]
+            context.add_cookies([{"name": SESSION_COOKIE, "value": session, "url": server.url}])
+            page = context.new_page()
+            outside, errors = watch(page)
+            loads: list[str] = []
+            page.on("load", lambda _, seen=loads: seen.append("load"))
+            page.goto(f"{server.url}/papers?date={DAY}")
+            box = page.locator(f'[id="vote-{HOT}"]')
+            expected = "6" if javascript else "5"
+            box.locator("button").click()
+            page.wait_for_function(
+                f"document.querySelector('[id=\"vote-{HOT}\"] .vote-count').textContent === "
+                f"'{expected}'"
+            )
+            if javascript:
+                assert loads == ["load"]  # no page load: htmx swapped the box
+                assert box.locator("button").get_attribute("aria-pressed") == "true"
+            else:
+                assert len(loads) == 2 and page.url.endswith(f"#vote-{HOT}")
+                assert box.locator("button").get_attribute("aria-pressed") == "false"
+            context.close()
+            assert not outside and not errors, (outside, errors)
     assert shown(store, HOT) == 5
 
 
