@@ -32,7 +32,7 @@ from paperboy.syndication import ATOM_TYPE, RSS_TYPE, FeedDoc, FeedItemDoc, atom
 from paperboy.web import errors
 from paperboy.web.auth import current_user, login_url
 from paperboy.web.collections import refusals, service
-from paperboy.web.pages import _search_text
+from paperboy.web.pages import search_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -218,7 +218,7 @@ def search_feed(
     fmt = _format(fmt)
     chosen: Mode = mode if mode in MODES else "hybrid"  # type: ignore[assignment]
     filters = {"cat": cat, "author": author, "since": since, "until": until}
-    text = _search_text(q, filters)
+    text = search_text(q, filters)
     search: SearchService = request.app.state.search
     results = search.search(text, mode=chosen, page=1, per_page=SEARCH_ITEMS)
     hits = sorted(

@@ -223,7 +223,7 @@ def _quoted(value: str) -> str:
     return f'"{value}"' if " " in value else value
 
 
-def _search_text(q: str, filters: dict[str, str]) -> str:
+def search_text(q: str, filters: dict[str, str]) -> str:
     """The form's box and filter fields as one query in the search syntax."""
     parts = [q.strip()]
     for key in _FILTER_KEYS:
@@ -255,7 +255,7 @@ def search(
         if ref is not None and _store(request).get_paper(ref.canonical) is not None:
             return RedirectResponse(f"/papers/{ref.canonical}", status_code=303)
     chosen: Mode = mode if mode in MODES else "hybrid"  # type: ignore[assignment]
-    text = _search_text(q, filters)
+    text = search_text(q, filters)
     service: SearchService = request.app.state.search
     results = service.search(text, mode=chosen, page=page, per_page=20)
     params = {"q": q, "mode": chosen, **{k: v for k, v in filters.items() if v}}

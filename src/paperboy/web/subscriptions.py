@@ -48,7 +48,7 @@ from paperboy.web.accounts import client_ip
 from paperboy.web.api import ApiError
 from paperboy.web.auth import current_user, require_user
 from paperboy.web.errors import BadRequest, Forbidden, NotFound, error_response
-from paperboy.web.pages import _search_text
+from paperboy.web.pages import search_text
 from paperboy.web.templating import templates
 
 router = APIRouter()
@@ -102,7 +102,7 @@ def _subscription_of(request: Request) -> Subscription | None:
 
 def _alert_text(q: str, filters: dict[str, str]) -> str:
     """A search form's box and filters as one query (what an alert saves)."""
-    return _search_text(q or "", {k: v or "" for k, v in filters.items()})
+    return search_text(q or "", {k: v or "" for k, v in filters.items()})
 
 
 templates.env.globals["digest_subscription"] = _subscription_of
