@@ -7,8 +7,6 @@ JavaScript. A private collection is answered, to anyone but its owner, exactly a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -35,25 +33,9 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
 API_PER_PAGE = 100
 
-_REFUSALS: dict[int, type[errors.Refused]] = {
-    400: errors.BadRequest,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-}
-
 
 def service(request: Request) -> Collections:
     return Collections(request.app.state.store)
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """Turn the service's refusals into the web layer's (status, page or JSON body)."""
-    try:
-        yield
-    except CollectionError as exc:
-        raise _REFUSALS.get(exc.status, errors.BadRequest)(str(exc), exc.field) from None
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -122,7 +104,7 @@ def show_collection(
 ) -> HTMLResponse:
     """A collection's papers with their notes; the owner also gets the forms to change it."""
     user = current_user(request)
-    with refusals():
+    with errors.refusals():
         view = service(request).page(user, collection_id, page, PER_PAGE)
     base = collection_url(view.collection)
 
@@ -175,7 +157,7 @@ def save_to_collection(
     """The paper page's form: into one of the user's collections, or a new one by name."""
     user = require_user(request)
     chosen = int(collection_id) if collection_id.strip().isdigit() else None
-    with refusals():
+    with errors.refusals():
         collections = service(request)
         canonical = collections.paper_id(paper_id)
         collections.save(user, canonical, collection_id=chosen, new_name=new_name, note=note)
@@ -191,7 +173,7 @@ def edit_collection(
     public: str | None = Form(None),
 ) -> Response:
     user = require_user(request)
-    with refusals():
+    with errors.refusals():
         service(request).edit(user, collection_id, name, description, bool(public))
     return _see_other(collection_url(collection_id))
 
@@ -199,7 +181,7 @@ def edit_collection(
 @router.post("/collections/{collection_id:int}/delete")
 def delete_collection(request: Request, collection_id: int) -> Response:
     user = require_user(request)
-    with refusals():
+    with errors.refusals():
         service(request).delete(user, collection_id)
     return _see_other("/collections")
 
@@ -214,7 +196,7 @@ def add_item(
 ) -> Response:
     """Put a paper in the collection; a paper already there gets the new note."""
     user = require_user(request)
-    with refusals():
+    with errors.refusals():
         service(request).add(user, collection_id, paper_id, note)
     return _see_other(safe_next(next, collection_url(collection_id)))
 
@@ -228,7 +210,7 @@ def edit_note(
     next: str = Form(""),  # noqa: A002
 ) -> Response:
     user = require_user(request)
-    with refusals():
+    with errors.refusals():
         service(request).set_note(user, collection_id, arxiv_id, note)
     return _see_other(safe_next(next, collection_url(collection_id)))
 
@@ -241,7 +223,7 @@ def remove_item(
     next: str = Form(""),  # noqa: A002
 ) -> Response:
     user = require_user(request)
-    with refusals():
+    with errors.refusals():
         service(request).remove(user, collection_id, arxiv_id)
     return _see_other(safe_next(next, collection_url(collection_id)))
 
@@ -261,7 +243,7 @@ def collection_json(
     per_page: int = Query(API_PER_PAGE, ge=1, le=API_PER_PAGE),
 ) -> JSONResponse:
     """A collection with one page of its papers (same visibility as the page)."""
-    with refusals():
+    with errors.refusals():
         view = service(request).page(current_user(request), collection_id, page, per_page)
     found = view.collection
     base = str(request.app.state.settings.base_url).rstrip("/")

@@ -14,8 +14,7 @@ path as a paper id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -33,7 +32,7 @@ from paperboy.models import Paper
 from paperboy.store.comments import Comment
 from paperboy.web.api import ApiError
 from paperboy.web.auth import current_user
-from paperboy.web.errors import BadRequest, Forbidden, LoginRequired, NotFound
+from paperboy.web.errors import BadRequest, refusals
 from paperboy.web.pages import PAPER_PANELS
 from paperboy.web.templating import templates
 
@@ -44,21 +43,6 @@ def comment_service(request: Request) -> rules.CommentService:
     """The rules over this app's store (stateless: cheap to build per request)."""
     state = request.app.state
     return rules.CommentService(state.store, state.settings.rate_comment)
-
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """Turn the rules' refusals into the web's errors (pages, htmx and JSON alike)."""
-    try:
-        yield
-    except rules.NotLoggedIn:
-        raise LoginRequired() from None
-    except rules.NotAllowed as exc:
-        raise Forbidden(str(exc)) from None
-    except rules.NotFound as exc:
-        raise NotFound(str(exc)) from None
-    except rules.InvalidComment as exc:
-        raise BadRequest(str(exc), exc.field) from None
 
 
 def _htmx(request: Request) -> bool:

@@ -6,6 +6,8 @@ Paths under ``/api/`` get JSON (``{"error": ..., "parameter": ...}``); everythin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paperboy.community.errors import Refusal
 from paperboy.community.limits import RateLimited
 from paperboy.errors import InvalidArxivId, InvalidPeriod, PaperNotFound
 from paperboy.web.templating import templates
@@ -46,6 +49,26 @@ class Conflict(Refused):
 
 class LoginRequired(Exception):
     """The route needs a signed-in user: pages redirect to the login form, the API says 401."""
+
+
+_FOR_STATUS: dict[int, type[Refused]] = {
+    400: BadRequest,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+}
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a service's refusal (``paperboy.community.errors.Refusal``) into the web's: 401
+    asks to log in; the others keep their status, message and field (pages, htmx and JSON)."""
+    try:
+        yield
+    except Refusal as exc:
+        if exc.status == 401:
+            raise LoginRequired() from None
+        raise _FOR_STATUS.get(exc.status, BadRequest)(str(exc), exc.field) from None
 
 
 def wants_json(request: Request) -> bool:

@@ -31,7 +31,8 @@ from paperboy.search.service import MODES, Mode, SearchService
 from paperboy.syndication import ATOM_TYPE, RSS_TYPE, FeedDoc, FeedItemDoc, atom, rss
 from paperboy.web import errors
 from paperboy.web.auth import current_user, login_url
-from paperboy.web.collections import refusals, service
+from paperboy.web.collections import service
+from paperboy.web.errors import refusals
 from paperboy.web.pages import search_text
 
 router = APIRouter(include_in_schema=False)
