@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -285,6 +286,16 @@ class Settings(BaseSettings):
         "back after this many seconds is taken over (on the same machine a dead sender is "
         "detected at once).",
     )
+
+    @property
+    def site_url(self) -> str:
+        """``base_url`` without a trailing slash: absolute links are ``site_url + path``."""
+        return self.base_url.rstrip("/")
+
+    @property
+    def site_host(self) -> str:
+        """The host of ``base_url`` (Message-ID and List-Id domains); localhost if it has none."""
+        return urlsplit(self.base_url).hostname or "localhost"
 
 
 def load_settings(**overrides: object) -> Settings:

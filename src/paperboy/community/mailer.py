@@ -12,7 +12,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from markupsafe import escape
 
@@ -29,17 +29,9 @@ __all__ = [
 ]
 
 
-def _base(settings: Any) -> str:
-    return str(settings.base_url).rstrip("/")
-
-
-def _domain(settings: Any) -> str:
-    return urlsplit(_base(settings)).hostname or "localhost"
-
-
 def link(settings: Any, path: str, token: str) -> str:
     """The absolute address of ``path`` with ``token`` as its query parameter."""
-    return f"{_base(settings)}{path}?token={quote(token, safe='')}"
+    return f"{settings.site_url}{path}?token={quote(token, safe='')}"
 
 
 def _duration(seconds: int) -> str:
@@ -77,7 +69,7 @@ def _message(
         text=text,
         html=html,
         headers={"Auto-Submitted": "auto-generated"},
-        domain=_domain(settings),
+        domain=settings.site_host,
     )
 
 

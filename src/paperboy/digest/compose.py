@@ -43,7 +43,6 @@ from datetime import date, datetime, time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import css_inline
 import numpy as np
@@ -247,8 +246,8 @@ class Composer:
         self.now = as_utc(now) if now is not None else real_now()
         self.model = MODEL_NAME
         self.secret = site_secret(settings, store)
-        self.base = settings.base_url.rstrip("/")
-        self.host = urlsplit(settings.base_url).hostname or "localhost"
+        self.base = settings.site_url
+        self.host = settings.site_host
         self.trending = TrendingService(store.engine, settings.trending_gravity)
         self.reference = self.trending.now(self.now)
         self.hidden = store.activity.hidden_papers()

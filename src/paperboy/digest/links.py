@@ -9,9 +9,9 @@ pages accept. Tokens carry only the subscription id (``{"s": id}``), one salt pe
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from paperboy.community.accounts import AccountError, Signer
+from paperboy.community.mailer import link
 
 if TYPE_CHECKING:
     from paperboy.settings import Settings
@@ -43,8 +43,7 @@ def subscription_id_from(secret: str, purpose: str, token: str, max_age: int | N
 
 
 def _url(settings: Settings, path: str, secret: str, purpose: str, subscription_id: int) -> str:
-    base = settings.base_url.rstrip("/")
-    return f"{base}{path}?token={quote(token(secret, purpose, subscription_id), safe='')}"
+    return link(settings, path, token(secret, purpose, subscription_id))
 
 
 def unsubscribe_url(settings: Settings, secret: str, subscription_id: int) -> str:

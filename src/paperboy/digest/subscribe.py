@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Literal
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 
@@ -467,7 +467,7 @@ class SubscriptionService:
     ) -> EmailMessage:
         """A short mail: paragraphs, the link as a button (and as text), more paragraphs."""
         site = str(self.settings.site_name)
-        base = str(self.settings.base_url).rstrip("/")
+        base = self.settings.site_url
         unsubscribe = links.unsubscribe_url(self.settings, self.secret, subscription.id)
         text = "\n\n".join(
             [
@@ -512,7 +512,7 @@ class SubscriptionService:
             text=text,
             html=html,
             headers=self._list_headers(subscription),
-            domain=urlsplit(base).hostname or "localhost",
+            domain=self.settings.site_host,
         )
 
     def confirmation_message(

@@ -443,7 +443,7 @@ def _settings_page(
             "tokens": sorted(tokens, key=lambda t: (t.revoked_at is not None, -t.id)),
             "new_token": new_token,
             "token_max": MAX_TOKEN_NAME,
-            "base_url": str(_settings(request).base_url).rstrip("/"),
+            "base_url": _settings(request).site_url,
         },
         status_code=status_code,
     )

@@ -246,7 +246,7 @@ def collection_json(
     with errors.refusals():
         view = service(request).page(current_user(request), collection_id, page, per_page)
     found = view.collection
-    base = str(request.app.state.settings.base_url).rstrip("/")
+    base = request.app.state.settings.site_url
     body = {
         "id": found.id,
         "name": found.name,

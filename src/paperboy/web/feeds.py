@@ -48,7 +48,7 @@ _ECHO_ID = re.compile(r"[^A-Za-z0-9._/:-]")
 
 
 def base_url(request: Request) -> str:
-    return str(request.app.state.settings.base_url).rstrip("/")
+    return str(request.app.state.settings.site_url)
 
 
 def _site(request: Request) -> str:
