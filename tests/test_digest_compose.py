@@ -18,9 +18,9 @@ import pytest
 
 from community import make_user
 from conftest import free_port
-from paperboy.community.accounts import AccountError
+from paperboy.community.accounts import AccountError, site_secret
 from paperboy.digest.compose import Composer, as_email, compose_due, matches_categories
-from paperboy.digest.links import site_secret, subscription_id_from, token
+from paperboy.digest.links import subscription_id_from, token
 from paperboy.digest.periods import current_period, due_periods, next_period
 from paperboy.digest.preview import NoSubscription, preview_digest
 from paperboy.embed.jobs import encode_vector

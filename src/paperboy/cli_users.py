@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from paperboy.cli import DatabaseOpt, _open, _settings, app, err, out
-from paperboy.community.accounts import AccountError, Accounts, LoginPolicy, Signer
+from paperboy.community.accounts import AccountError, Accounts, LoginPolicy, Signer, site_secret
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 
@@ -32,14 +32,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _accounts(settings: Settings, store: SQLStore) -> Accounts:
     """The accounts service as the web app builds it (same signing key, same lockout)."""
-    secret = (
-        settings.secret_key.get_secret_value()
-        if settings.secret_key is not None
-        else store.accounts.secret("signing-key")
-    )
     return Accounts(
         store.accounts,
-        Signer(secret),
+        Signer(site_secret(settings, store)),
         LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
     )
 

@@ -75,6 +75,14 @@ class LoginPolicy:
     lockout: timedelta = timedelta(minutes=15)
 
 
+def site_secret(settings: Any, store: Any) -> str:
+    """The site's signing key (sessions' CSRF tokens, every mailed link): ``secret_key`` when
+    set, else the ``signing-key`` made once and kept in the database, shared by every process."""
+    if settings.secret_key is not None:
+        return str(settings.secret_key.get_secret_value())
+    return str(store.accounts.secret("signing-key"))
+
+
 class Signer:
     """Signed, expiring tokens for links; one salt per purpose."""
 

@@ -49,7 +49,8 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select, union
 
-from paperboy.digest.links import manage_url, site_secret, unsubscribe_url
+from paperboy.community.accounts import site_secret
+from paperboy.digest.links import manage_url, unsubscribe_url
 from paperboy.digest.models import Alert, Subscription
 from paperboy.digest.periods import Period, as_utc, due_periods, local_day, next_period
 from paperboy.embed.jobs import decode_vector

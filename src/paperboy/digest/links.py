@@ -2,8 +2,9 @@
 
 The web app signs with ``app.state.secret``; outside it (CLI, scheduler) the same secret is
 ``settings.secret_key`` when set, else the site secret ``signing-key`` kept in the database.
-:func:`site_secret` resolves it once, so the links a digest carries are the ones the web
-pages accept. Tokens carry only the subscription id (``{"s": id}``), one salt per purpose.
+:func:`paperboy.community.accounts.site_secret` resolves it, so the links a digest carries
+are the ones the web pages accept. Tokens carry only the subscription id (``{"s": id}``), one
+salt per purpose.
 """
 
 from __future__ import annotations
@@ -15,18 +16,10 @@ from paperboy.community.mailer import link
 
 if TYPE_CHECKING:
     from paperboy.settings import Settings
-    from paperboy.store.sql import SQLStore
 
 UNSUBSCRIBE = "unsubscribe"
 MANAGE = "subscription-manage"
 CONFIRM = "subscribe-confirm"
-
-
-def site_secret(settings: Settings, store: SQLStore) -> str:
-    """The signing key: ``settings.secret_key`` if set, else the stored ``signing-key``."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
-    return store.accounts.secret("signing-key")
 
 
 def token(secret: str, purpose: str, subscription_id: int) -> str:

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlencode
 from markupsafe import Markup, escape
 
 from paperboy.community import limits
-from paperboy.community.accounts import AccountError, normalise_email
+from paperboy.community.accounts import AccountError, normalise_email, site_secret
 from paperboy.community.models import User
 from paperboy.digest import links
 from paperboy.digest.models import FREQUENCIES, Alert, Subscription
@@ -205,7 +205,7 @@ class SubscriptionService:
     def __init__(self, settings: Settings, store: SQLStore, secret: str | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.secret = secret if secret is not None else links.site_secret(settings, store)
+        self.secret = secret if secret is not None else site_secret(settings, store)
 
     # -- tokens --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from paperboy import __version__
-from paperboy.community.accounts import Accounts, LoginPolicy, Signer
+from paperboy.community.accounts import Accounts, LoginPolicy, Signer, site_secret
 from paperboy.search import open_search
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
@@ -94,11 +94,7 @@ def create_app(
     app.state.store = store or open_store(settings.database_url)
     app.state.today = today or (lambda: datetime.now(zone).date())
     app.state.search = open_search(settings, app.state.store)
-    app.state.secret = (
-        settings.secret_key.get_secret_value()
-        if settings.secret_key is not None
-        else app.state.store.accounts.secret("signing-key")
-    )
+    app.state.secret = site_secret(settings, app.state.store)
     app.state.accounts = Accounts(
         app.state.store.accounts,
         Signer(app.state.secret),
