@@ -141,7 +141,9 @@ class TrendingService:
             known = ", ".join(WINDOWS)
             raise ValueError(f"unknown trending window {window!r}; expected one of {known}")
         now = self.now(clock)
-        rows = self.queries.candidates(window_first_day(now, window))
+        return self._ranking(window, now, self.queries.candidates(window_first_day(now, window)))
+
+    def _ranking(self, window: str, now: datetime, rows: list[TrendingRow]) -> TrendingList:
         ranked = [b for b in rank(map(_input, rows), now, self.gravity) if b.points > 0]
         return TrendingList(window, now, window_start(now, window), self.gravity, ranked)
 
@@ -160,10 +162,20 @@ class TrendingService:
             return None
         now = self.now(clock)
         result = breakdown(_input(row), now, self.gravity)
+        firsts = {name: window_first_day(now, name) for name in RANKED_WINDOWS}
+        # One query for the widest window the paper is in: a narrower window's candidates are
+        # those of the wider one that entered on or after its first day.
+        wanted = [name for name in RANKED_WINDOWS if firsts[name] <= row.entered]
+        widest = min((firsts[name] for name in wanted), default=None)
+        rows = self.queries.candidates(widest) if widest is not None and not row.hidden else []
         ranks = []
         for name in RANKED_WINDOWS:
-            inside = window_first_day(now, name) <= row.entered
-            ranking = self.window(name, clock=clock) if inside and not row.hidden else None
+            inside = name in wanted
+            ranking = (
+                self._ranking(name, now, [r for r in rows if r.entered >= firsts[name]])
+                if inside and not row.hidden
+                else None
+            )
             ranks.append(
                 WindowRank(
                     name,
