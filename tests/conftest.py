@@ -26,6 +26,7 @@ from paperboy.store import SQLStore, open_store
 from smtp_sink import smtp_sink_fixture  # noqa: F401  (the `smtp_sink` fixture)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 # Tests never reach the real arXiv: unless a test points the client at its replay server, every
 # arXiv address is a closed local port, so a forgotten setting fails fast instead of going out.
@@ -146,7 +147,13 @@ def assert_consistent(url: str) -> None:
 
 
 def shared_path(relative: str) -> Path:
-    """A file under ../shared (real data beside the project). Skips, saying why, if absent."""
+    """A file of real recorded data by its path under ../shared (``data/...``, ``eval/...``):
+    the copy shipped at the same path under ``tests/`` (the small recorded fixtures a user's
+    clone needs live in ``tests/data``), else the one under ../shared (the large corpora beside
+    the project). Skips, saying why, if neither exists."""
+    shipped = DATA.parent / relative
+    if shipped.exists():
+        return shipped
     path = SHARED / relative
     if not path.exists():
         pytest.skip(

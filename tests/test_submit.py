@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from arxiv_replay import ArxivReplay, Fault
 from community import log_in, make_user
-from conftest import SHARED, shared_path
+from conftest import DATA, shared_path
 from paperboy.community.models import User
 from paperboy.community.submit import SubmitRefused, submit_paper
 from paperboy.models import FeedEntry, Paper, Record
@@ -23,7 +23,7 @@ from paperboy.web.app import create_app
 
 RECORDED = "1605.08386"  # a recorded arXiv answer; first version 2016-05-26
 TODAY = date(2016, 5, 28)
-ATOM = SHARED / "data/arxiv-fixtures/atom_api"
+ATOM = DATA / "arxiv-fixtures/atom_api"
 
 
 @pytest.fixture
