@@ -7,99 +7,33 @@ import email
 import email.policy
 import re
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import itsdangerous.timed
 import pytest
 from fastapi.testclient import TestClient
 
+from account_web import (  # noqa: F401  (make_client and web are fixtures)
+    BASE,
+    NEW_PASSWORD,
+    ClientFactory,
+    link_token,
+    log_in_form,
+    mail_link,
+    make_client_fixture,
+    page_error,
+    sign_up,
+    web_fixture,
+    whoami,
+)
 from community import PASSWORD, csrf_token, form, log_in, make_user
-from conftest import free_port, sql_rows
+from conftest import free_port
 from paperboy.community.accounts import VERIFY_MAX_AGE
-from paperboy.settings import Settings
 from paperboy.store import SQLStore
-from paperboy.web.app import create_app
 from paperboy.web.auth import SESSION_COOKIE
 from smtp_sink import SmtpSink
-
-BASE = "http://paperboy.test"
-NEW_PASSWORD = "a brand new passphrase"
-
-ClientFactory = Callable[..., TestClient]
-
-
-@pytest.fixture
-def make_client(database_url: str, store: SQLStore, smtp_sink: SmtpSink) -> Iterator[ClientFactory]:
-    """Clients of an app whose mail goes to the sink; keyword arguments override settings."""
-    clients: list[TestClient] = []
-
-    def make(*, client_url: str = "http://testserver", **overrides: Any) -> TestClient:
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "base_url": BASE,
-            "smtp_host": smtp_sink.host,
-            "smtp_port": smtp_sink.port,
-            "smtp_timeout": 5.0,
-            "mail_from": "Paperboy <robot@paperboy.test>",
-            **overrides,
-        }
-        client = TestClient(create_app(Settings(**values), store=store), base_url=client_url)
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def web(make_client: ClientFactory) -> TestClient:
-    return make_client()
-
-
-def sign_up(client: TestClient, **fields: str) -> Any:
-    values = {
-        "email": "ada@example.org",
-        "username": "ada",
-        "password": PASSWORD,
-        "password2": PASSWORD,
-        **fields,
-    }
-    return client.post("/signup", data=form(client, **values))
-
-
-def log_in_form(client: TestClient, login: str, password: str, **more: str) -> Any:
-    return client.post(
-        "/login",
-        data=form(client, login=login, password=password, **more),
-        follow_redirects=False,
-    )
-
-
-def mail_link(message: EmailMessage, path: str) -> str:
-    """The local part (path and query) of the link to ``path`` in the mail's text part."""
-    text = message.get_body(preferencelist=("plain",))
-    assert text is not None
-    match = re.search(re.escape(BASE + path) + r"\?token=[\w.\-%]+", text.get_content())
-    assert match, text.get_content()
-    parts = urlsplit(match.group(0))
-    return f"{parts.path}?{parts.query}"
-
-
-def whoami(client: TestClient, **headers: str) -> Any:
-    return client.get("/api/whoami", headers=headers)
-
-
-def page_error(response: Any) -> str:
-    """The messages a form page shows (field and form errors), as text."""
-    found = re.findall(r'class="(?:field|form)-error"[^>]*>([^<]*)<', response.text)
-    return " ".join(found)
-
 
 # -- sign-up and verification -------------------------------------------------------------------
 
@@ -131,7 +65,7 @@ def test_signup_mails_a_signed_link_that_verifies(
     assert html is not None
     assert f'href="{BASE}{link}"' in html.get_content()
 
-    token = parse_qs(urlsplit(link).query)["token"][0]
+    token = link_token(link)
     # Change the signature's first character: all its six bits count (the last character of a
     # base64 signature also carries padding bits, so changing it may change nothing).
     at = token.rindex(".") + 1
@@ -231,6 +165,35 @@ def test_signup_refusals_name_the_field_and_keep_what_was_typed(
     assert whoami(web).status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("username", "shown"),
+    [
+        ("ada\u202enimda", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("ada\u2066x", "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+        ("a\u200bda", "U+200B (ZERO WIDTH SPACE)"),
+        ("a\u200dda", "U+200D (ZERO WIDTH JOINER)"),
+        ("\ufeffada", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+        ("ada\x07", "U+0007"),
+    ],
+)
+def test_user_names_refuse_control_and_format_characters(
+    web: TestClient, store: SQLStore, username: str, shown: str
+) -> None:
+    response = sign_up(web, username=username)
+    assert response.status_code == 400
+    assert "invisible or control characters" in page_error(response)
+    assert shown in page_error(response)
+    assert store.accounts.count_users() == 0
+
+
+def test_user_names_are_stored_in_nfkc(web: TestClient, store: SQLStore) -> None:
+    assert sign_up(web, username="\uff41\uff44\uff41").status_code == 200  # full-width ada
+    user = store.accounts.user_by_name("ada")
+    assert user is not None and user.username == "ada"
+    taken = sign_up(web, email="other@example.org", username="ＡＤＡ")
+    assert taken.status_code == 400 and "That user name is taken" in page_error(taken)
+
+
 def test_closed_signup_says_so_and_creates_nothing(
     make_client: ClientFactory, store: SQLStore
 ) -> None:
@@ -241,7 +204,7 @@ def test_closed_signup_says_so_and_creates_nothing(
     assert store.accounts.count_users() == 0
 
 
-# -- login, lockout, rate limits, redirects, cookies --------------------------------------------
+# -- login, redirects, cookies (limits of wrong passwords: test_login_limits.py) -------------
 
 
 @pytest.mark.parametrize("login", ["alice@example.org", "ALICE@Example.org", "alice", "Alice"])
@@ -261,43 +224,6 @@ def test_wrong_password_is_refused_with_a_message(web: TestClient, store: SQLSto
     unknown = log_in_form(web, "nobody", "not the password")
     assert page_error(unknown) == page_error(response)  # no hint that "nobody" does not exist
     assert whoami(web).status_code == 401
-
-
-def test_lockout_after_wrong_passwords_until_a_reset(
-    make_client: ClientFactory, store: SQLStore, smtp_sink: SmtpSink
-) -> None:
-    web = make_client(login_max_failures=3)
-    make_user(store, "alice")
-    for _ in range(2):
-        assert "Wrong" in page_error(log_in_form(web, "alice", "wrong password"))
-    assert "locked" in page_error(log_in_form(web, "alice", "wrong password"))
-    right = log_in_form(web, "alice", PASSWORD)
-    assert right.status_code == 400 and "locked" in page_error(right)
-    assert whoami(web).status_code == 401
-
-    web.post("/password/forgot", data=form(web, email="alice@example.org"))
-    link = mail_link(smtp_sink.wait_for(1)[0], "/password/reset")
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    done = web.post(
-        "/password/reset",
-        data=form(web, token=token, password=NEW_PASSWORD, password2=NEW_PASSWORD),
-        follow_redirects=False,
-    )
-    assert done.status_code == 303
-    web.post("/logout", data=form(web))
-    assert log_in_form(web, "alice", NEW_PASSWORD).status_code == 303
-
-
-def test_login_attempts_are_rate_limited_per_client_address(make_client: ClientFactory) -> None:
-    web = make_client(rate_login="3/minute")
-    if time.time() % 60 > 58:  # keep the attempts inside one fixed one-minute window
-        time.sleep(60 - time.time() % 60)
-    for _ in range(3):
-        assert log_in_form(web, "alice", "").status_code == 400
-    limited = log_in_form(web, "alice", "")
-    assert limited.status_code == 429
-    assert 1 <= int(limited.headers["Retry-After"]) <= 61
-    assert "Too many login attempts" in limited.text
 
 
 @pytest.mark.parametrize(
@@ -412,7 +338,7 @@ def test_password_reset_by_mail(
     link = mail_link(message, "/password/reset")
     page = web.get(link)
     assert page.status_code == 200 and "Choose a new password" in page.text
-    token = parse_qs(urlsplit(link).query)["token"][0]
+    token = link_token(link)
 
     mismatch = web.post(
         "/password/reset",
@@ -476,81 +402,7 @@ def test_a_tampered_reset_link_is_refused(web: TestClient) -> None:
     assert response.status_code == 400 and "not valid" in response.text
 
 
-# -- settings and API tokens -----------------------------------------------------------------------
-
-
-def created_secret(response: Any) -> str:
-    match = re.search(r'<code class="token-secret">(pb_[\w-]+)</code>', response.text)
-    assert match, response.text
-    return match.group(1)
-
-
-def test_api_tokens_work_once_shown_and_die_when_revoked(
-    web: TestClient, store: SQLStore, database_url: str
-) -> None:
-    user = make_user(store, "alice", admin=True)
-    log_in(web, store, user)
-    page = web.get("/settings")
-    assert "alice@example.org" in page.text and "/settings/export.json" in page.text
-    assert "You have no API tokens" in page.text
-
-    created = web.post("/settings/tokens", data=form(web, name="laptop <script>"))
-    assert created.status_code == 200 and "shown only this once" in created.text
-    assert "laptop &lt;script&gt;" in created.text
-    secret = created_secret(created)
-    assert secret not in web.get("/settings").text  # never shown again
-
-    anonymous = TestClient(web.app)
-    me = whoami(anonymous, Authorization=f"Bearer {secret}")
-    assert me.status_code == 200
-    assert me.json() == {
-        "type": "user",
-        "id": str(user.id),
-        "name": "alice",
-        "email": "alice@example.org",
-        "emailVerified": True,
-        "isAdmin": True,
-        "canWrite": True,
-        "auth": {"type": "access_token"},
-    }
-    rows = sql_rows(database_url, "SELECT * FROM api_tokens")
-    assert len(rows) == 1
-    assert all(secret not in str(value) for value in rows[0])
-    (token_id,) = [t.id for t in store.accounts.api_tokens_of(user.id)]
-    listing = web.get("/settings").text
-    assert secret[:10] in listing and f"/settings/tokens/{token_id}/revoke" in listing
-
-    revoked = web.post(f"/settings/tokens/{token_id}/revoke", data=form(web))
-    assert revoked.status_code == 200 and "no longer works" in revoked.text
-    refused = whoami(anonymous, Authorization=f"Bearer {secret}")
-    assert refused.status_code == 401
-    assert store.accounts.api_tokens_of(user.id)[0].revoked_at is not None
-    actions = {e.action for e in store.activity.audit_entries(actor_id=user.id)}
-    assert {"token-create", "token-revoke"} <= actions
-
-
-def test_token_management_needs_a_browser_session(web: TestClient, store: SQLStore) -> None:
-    user = make_user(store, "alice")
-    _, secret = store.accounts.create_api_token(user.id, "script")
-    bearer = {"Authorization": f"Bearer {secret}"}
-    response = web.post("/settings/tokens", data={"name": "minted"}, headers=bearer)
-    assert response.status_code == 403
-    assert len(store.accounts.api_tokens_of(user.id)) == 1
-
-
-def test_token_names_are_checked_and_others_tokens_cannot_be_revoked(
-    web: TestClient, store: SQLStore
-) -> None:
-    alice, bob = make_user(store, "alice"), make_user(store, "bob")
-    bobs, _ = store.accounts.create_api_token(bob.id, "bob's")
-    log_in(web, store, alice)
-    empty = web.post("/settings/tokens", data=form(web, name="   "))
-    assert empty.status_code == 400 and "Give the token a name" in page_error(empty)
-    long = web.post("/settings/tokens", data=form(web, name="x" * 101))
-    assert long.status_code == 400 and "at most 100" in page_error(long)
-    other = web.post(f"/settings/tokens/{bobs.id}/revoke", data=form(web))
-    assert other.status_code == 404
-    assert store.accounts.api_tokens_of(bob.id)[0].revoked_at is None
+# -- settings -------------------------------------------------------------------------------------
 
 
 def test_whoami_without_credentials_is_401_json(web: TestClient) -> None:
@@ -591,6 +443,8 @@ POST_ROUTES = [
     ("/verify/resend", {}),
     ("/password/forgot", {"email": "alice@example.org"}),
     ("/password/reset", {"token": "t", "password": PASSWORD, "password2": PASSWORD}),
+    ("/login/link", {"email": "alice@example.org"}),
+    ("/login/link/use", {"token": "t"}),
     ("/settings/tokens", {"name": "sneaky"}),
     ("/settings/tokens/1/revoke", {}),
     ("/settings/password", {"current": PASSWORD, "password": PASSWORD, "password2": PASSWORD}),

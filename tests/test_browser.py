@@ -35,8 +35,8 @@ TEX_PAPER = "2411.19477"
 
 
 def watch(page: object) -> tuple[list[str], list[str]]:
-    """Record the page's requests to other hosts than loopback, and its JavaScript errors;
-    both lists must stay empty."""
+    """Record the page's requests to other hosts than loopback, and its JavaScript errors and
+    Content-Security-Policy violations; both lists must stay empty."""
     outside: list[str] = []
     errors: list[str] = []
 
@@ -46,8 +46,14 @@ def watch(page: object) -> tuple[list[str], list[str]]:
         if parts.scheme not in ("data", "blob", "about") and parts.hostname not in LOOPBACK:
             outside.append(url)
 
+    def console(message: object) -> None:
+        text: str = message.text  # type: ignore[attr-defined]
+        if "Content Security Policy" in text:  # Chromium's report of a CSP violation
+            errors.append(text)
+
     page.on("request", request)  # type: ignore[attr-defined]
     page.on("pageerror", lambda error: errors.append(str(error)))  # type: ignore[attr-defined]
+    page.on("console", console)  # type: ignore[attr-defined]
     return outside, errors
 
 
@@ -127,8 +133,7 @@ def test_search_from_the_header_box(store: SQLStore, live_server: object, browse
     base = live_server.url  # type: ignore[attr-defined]
     context = browser.new_context(java_script_enabled=True)  # type: ignore[attr-defined]
     page = context.new_page()
-    page_errors: list[str] = []
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    outside, page_errors = watch(page)
     try:
         page.goto(f"{base}/", wait_until="load")
         page.locator("header form.search input[name=q]").fill("video generation")
@@ -158,4 +163,5 @@ def test_search_from_the_header_box(store: SQLStore, live_server: object, browse
         assert page.locator("section.similar li").count() > 0
     finally:
         context.close()
+    assert outside == [], f"requests left the machine: {outside}"
     assert page_errors == [], page_errors

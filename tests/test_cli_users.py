@@ -81,6 +81,9 @@ def test_create_prompts_for_the_password_twice(database_url: str, store: SQLStor
         ("new@example.org", "ADA", PASSWORD, "That user name is taken"),
         ("new@example.org", "new", "short", "at least 10 characters"),
         ("not-an-address", "new", PASSWORD, "does not look right"),
+        ("\u0430lice@example.org", "new", PASSWORD, "CYRILLIC SMALL LETTER A"),
+        ("new@example.org", "ev\u202eil", PASSWORD, "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("new@example.org", "ze\u200bro", PASSWORD, "invisible or control characters"),
     ],
 )
 def test_create_refusals_exit_1_with_the_reason(
@@ -91,6 +94,17 @@ def test_create_refusals_exit_1_with_the_reason(
     assert result.exit_code == 1
     assert message in result.output
     assert store.accounts.count_users() == 1
+
+
+def test_create_stores_the_nfkc_name_and_the_ascii_domain(
+    database_url: str, store: SQLStore
+) -> None:
+    result = create(database_url, "Ada@B\u00fccher.de", "\uff41\uff44\uff41")  # full-width ada
+    assert result.exit_code == 0, result.output
+    user = store.accounts.user_by_name("ada")
+    assert user is not None and user.username == "ada" and user.email == "ada@xn--bcher-kva.de"
+    verified = invoke("user", "verify", "\uff41\uff44\uff41", "--database-url", database_url)
+    assert verified.exit_code == 0 and "already had a confirmed address" in verified.output
 
 
 def test_create_without_required_options_is_usage_error(database_url: str) -> None:

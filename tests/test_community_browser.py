@@ -88,8 +88,11 @@ def test_sign_up_verify_vote_submit_comment_collect_subscribe(
         box = page.locator(f'[id="vote-{ON_FEED}"]')
         assert box.locator(".vote-count").text_content() == "4"
         box.locator("button").click()
+        # a function, not an expression string: Playwright evals a string in the page, which
+        # the site's CSP (no 'unsafe-eval') refuses
         page.wait_for_function(
-            f"document.querySelector('[id=\"vote-{ON_FEED}\"] .vote-count').textContent === '5'"
+            f"() => document.querySelector('[id=\"vote-{ON_FEED}\"] .vote-count')"
+            ".textContent === '5'"
         )
         assert store.activity.count_votes(ON_FEED) == 1
 

@@ -358,9 +358,12 @@ def test_headers_and_signed_unsubscribe_link(store: SQLStore, config: Settings) 
     forged = token(app.state.secret, "unsubscribe", sub_id)[:-2] + "xx"
     with pytest.raises(AccountError):
         subscription_id_from(app.state.secret, "unsubscribe", forged, None)
-    manage = re.search(re.escape(BASE) + r"/subscription\?token=([\w.-]+)", message.body_text)
+    # "Change what you get" opens the page that mails a fresh manage link: the digest itself
+    # carries only the unsubscribe token, never one that manages the subscription.
+    manage = re.search(re.escape(BASE) + r"/subscription/link\?token=([\w.-]+)", message.body_text)
     assert manage is not None
-    assert subscription_id_from(app.state.secret, "subscription-manage", manage[1], None) == sub_id
+    assert subscription_id_from(app.state.secret, "unsubscribe", manage[1], None) == sub_id
+    assert f"{BASE}/subscription?token=" not in message.body_text + (message.body_html or "")
     # as a whole message, the way the sender builds it
     digest = preview_digest(store, config, "A@Example.org ", now=FRIDAY)
     parsed = email.message_from_bytes(
@@ -387,7 +390,7 @@ def test_html_escapes_and_inlines_and_matches_the_text(store: SQLStore, config: 
     # the text part alone: every title and every full URL, and the unsubscribe link
     for pid, title in (("2611.00001", hostile), ("2611.00002", "A plain title")):
         assert title in text and f"{BASE}/papers/{pid}" in text
-    assert f"{BASE}/unsubscribe?token=" in text and f"{BASE}/subscription?token=" in text
+    assert f"{BASE}/unsubscribe?token=" in text and f"{BASE}/subscription/link?token=" in text
     assert "<" not in text.replace(hostile, "").replace("<img src=x onerror=alert(1)>", "")
 
 

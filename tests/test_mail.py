@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import socket
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
+from email.utils import formataddr, parsedate_to_datetime
 from types import SimpleNamespace
 
 import pytest
 from pydantic import SecretStr
 
-from paperboy.mail import MailError, SmtpConfig, compose, send
+from paperboy.mail import (
+    MAX_LINE,
+    MailError,
+    SmtpConfig,
+    UnsendableAddress,
+    compose,
+    mailbox,
+    send,
+)
 from smtp_sink import SmtpSink, smtp_sink_fixture  # noqa: F401
 
 SENDER = "Paperboy <paperboy@example.org>"
@@ -322,3 +332,125 @@ def test_config_from_real_settings(database_url: str) -> None:
 
     config = SmtpConfig.from_settings(Settings(database_url=database_url))
     assert config.envelope_sender and config.security in ("none", "starttls", "tls")
+
+
+# -- list headers on the wire (RFC 2369 / RFC 8058) -------------------------------------------
+
+
+def header_lines(raw: bytes, name: str) -> list[bytes]:
+    """The raw lines (CRLF ends, folds kept) of header ``name`` in a message as received."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    fields: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\r\n" + line
+        else:
+            fields.append(line)
+    prefix = name.lower().encode() + b":"
+    return [f for f in fields if f.lower().startswith(prefix)]
+
+
+def test_list_unsubscribe_goes_out_as_the_literal_url_never_encoded(smtp_sink: SmtpSink) -> None:
+    """A URL longer than a 78-character line, with a non-ASCII subject and sender name beside
+    it: the header is ``<https://...>`` on one line, byte for byte, as RFC 2369 wants."""
+    url = "https://paperboy.example.org/unsubscribe?token=" + "eyJzIjo5MjIzMzcyfQ.Zx_-" * 30
+    message = compose(
+        sender="Papierjunge – Übersicht <paperboy@example.org>",
+        to="Zoë Ünal <zoe@example.com>",
+        subject="Papierjunge – Übersicht: 3 neue Papiere ✓",
+        text="Drei neue Papiere.\n",
+        headers={
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": "<digest.paperboy.example.org>",
+        },
+    )
+    send(config_for(smtp_sink), message)
+    smtp_sink.wait_for(1)
+    raw = smtp_sink.raw[0]
+    assert header_lines(raw, "List-Unsubscribe") == [f"List-Unsubscribe: <{url}>".encode()]
+    assert header_lines(raw, "List-Unsubscribe-Post") == [
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+    ]
+    assert header_lines(raw, "List-Id") == [b"List-Id: <digest.paperboy.example.org>"]
+    assert b"=?" not in b"".join(header_lines(raw, "List-Unsubscribe"))
+    assert all(len(line) <= MAX_LINE for line in raw.split(b"\r\n"))
+    # The subject still is an RFC 2047 encoded-word (it is unstructured text), and decodes back.
+    assert header_lines(raw, "Subject")[0].startswith(b"Subject: ")
+    for policy in (email.policy.default, email.policy.compat32):
+        parsed = email.message_from_bytes(raw, policy=policy)
+        assert str(parsed["List-Unsubscribe"]) == f"<{url}>"
+        assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == "Papierjunge – Übersicht: 3 neue Papiere ✓"
+    assert parsed["From"] == "Papierjunge – Übersicht <paperboy@example.org>"
+
+
+def test_a_list_header_with_several_urls_folds_only_between_them() -> None:
+    mailto = "<mailto:unsubscribe@paperboy.example.org?subject=unsubscribe>"
+    https = "<https://paperboy.example.org/unsubscribe?token=" + "x" * 90 + ">"
+    message = compose(
+        sender=SENDER,
+        to="reader@example.com",
+        subject="Hello",
+        text="Body\n",
+        headers={"List-Unsubscribe": f"{mailto}, {https}"},
+    )
+    raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    (field,) = header_lines(raw, "List-Unsubscribe")
+    assert field == f"List-Unsubscribe: {mailto},\r\n {https}".encode()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(parsed["List-Unsubscribe"]) == f"{mailto}, {https}"
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("<https://paperboy.example.org/u?t=" + "a" * MAX_LINE + ">", "998"),
+        ("<https://bücher.example/unsubscribe?token=abc>", "ASCII"),
+    ],
+    ids=["longer than a line", "not ASCII"],
+)
+def test_a_list_header_that_cannot_go_out_literally_is_refused_when_composed(
+    value: str, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        compose(
+            sender=SENDER,
+            to="reader@example.com",
+            subject="Hello",
+            text="Body\n",
+            headers={"List-Unsubscribe": value},
+        )
+
+
+# -- addresses that are not ASCII -------------------------------------------------------------
+
+
+def test_a_non_ascii_local_part_is_refused_before_connecting_instead_of_crashing(
+    smtp_sink: SmtpSink,
+) -> None:
+    """The sink offers SMTPUTF8, so only Paperboy's own rule keeps the mail back: the recipient
+    is refused as a permanent, per-recipient failure, and nothing reaches the server."""
+    lookalike = "\u0430lice@example.org"  # a Cyrillic "а"
+    with pytest.raises(UnicodeEncodeError):
+        formataddr(("Alice", lookalike))  # what crashed the senders before
+    header = mailbox("Alice", lookalike)
+    assert lookalike in header
+    for to in (lookalike, header):
+        message = compose(sender=SENDER, to=to, subject="Hello", text="Body\n")
+        with pytest.raises(UnsendableAddress) as caught:
+            send(config_for(smtp_sink), message)
+        error = caught.value
+        assert isinstance(error, MailError) and not error.temporary and error.code == 553
+        assert list(error.refused) == [lookalike] and "non-ASCII" in str(error)
+    time.sleep(0.2)
+    assert smtp_sink.messages == [] and smtp_sink.envelopes == []
+
+
+def test_an_internationalised_domain_is_sent_in_its_ascii_form(smtp_sink: SmtpSink) -> None:
+    assert mailbox("Zoë", "zoe@bücher.example") == "Zoë <zoe@xn--bcher-kva.example>"
+    send(config_for(smtp_sink), plain(to="zoe@bücher.example"))
+    smtp_sink.wait_for(1)
+    assert smtp_sink.envelopes[0].rcpt_tos == ("zoe@xn--bcher-kva.example",)
+    assert header_lines(smtp_sink.raw[0], "To") == [b"To: zoe@xn--bcher-kva.example"]

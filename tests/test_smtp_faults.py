@@ -257,3 +257,39 @@ def test_runner_reports_a_server_that_is_down(
     assert json.loads(capsys.readouterr().out)["sent"] == 1
     [got] = smtp_sink.wait_for(1)
     assert got["Message-ID"] == message.message_id
+
+
+def test_a_stored_non_ascii_address_is_refused_cleanly_and_the_pass_goes_on(
+    store: SQLStore, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    """An address with a non-ASCII local part, stored before such addresses were refused, never
+    crashes nor stops the sender: its digest is failed with the reason, the subscription is
+    paused at once (it can never be mailed), and the digests after it still go out."""
+    lookalike = "\u0430lice@example.org"  # a Cyrillic "а"
+    settings = mail_settings(database_url, smtp_sink, mail_pause_after=3)
+    bad = add_digest(store, lookalike)
+    queued = add_digest(store, lookalike, period="daily:2026-11-30")
+    good = add_digest(store, "reader@example.com")
+    assert send_pending(store, settings) == SendReport(sent=1, failed=1, paused=1)
+    [got] = smtp_sink.wait_for(1)
+    assert got["Message-ID"] == good.message_id
+    assert smtp_sink.envelopes[0].rcpt_tos == ("reader@example.com",)
+    failed = row(store, bad.id)
+    assert failed.status == "failed" and failed.last_error is not None
+    assert "553" in failed.last_error and "non-ASCII" in failed.last_error
+    assert row(store, queued.id).status == "failed"
+    subscription = store.subscriptions.get(bad.subscription_id)
+    assert subscription is not None and subscription.status == "paused"
+    assert subscription.pause_reason is not None and "non-ASCII" in subscription.pause_reason
+    assert send_pending(store, settings) == SendReport()  # nothing left, nothing retried
+
+
+def test_a_stored_internationalised_domain_is_mailed_in_its_ascii_form(
+    store: SQLStore, database_url: str, smtp_sink: SmtpSink
+) -> None:
+    message = add_digest(store, "zoe@bücher.example")
+    assert send_pending(store, mail_settings(database_url, smtp_sink)) == SendReport(sent=1)
+    [got] = smtp_sink.wait_for(1)
+    assert got["To"] == "zoe@xn--bcher-kva.example"
+    assert smtp_sink.envelopes[0].rcpt_tos == ("zoe@xn--bcher-kva.example",)
+    assert row(store, message.id).status == "sent"

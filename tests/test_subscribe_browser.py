@@ -1,9 +1,11 @@
 """Email digests end to end in headless Chromium, against a real server and SMTP sink.
 
 A visitor subscribes from the box on the daily page, opens the confirmation mail from the sink
-and clicks its link; a digest is composed and sent to them through the outbox; they open the
-digest, click its unsubscribe link and the button on that page, and the subscription is
-unsubscribed. Every request to a host other than loopback fails the test.
+and clicks its link; a digest is composed and sent to them through the outbox; they follow its
+"Change what you get" link, which only offers to mail a manage link, ask for it, open the mail
+that arrives and change their frequency on the page it opens; then they click the digest's
+unsubscribe link and the button on that page, and the subscription is unsubscribed. Every
+request to a host other than loopback fails the test.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -33,6 +36,13 @@ PAPER = "2611.00042"
 
 def html_of(mail: EmailMessage) -> str:
     return mail.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+
+
+def open_mail(page: Any, mail: EmailMessage) -> None:
+    """Show ``mail``'s HTML as a mail client would: in a blank document, not inside one of the
+    site's pages (whose Content-Security-Policy would apply to the mail's inline styles)."""
+    page.goto("about:blank")
+    page.set_content(html_of(mail))
 
 
 def text_of(mail: EmailMessage) -> str:
@@ -91,7 +101,7 @@ def test_subscribe_confirm_receive_a_digest_and_unsubscribe(
         # The confirmation mail, opened as HTML; click its button.
         (confirmation,) = smtp_sink.wait_for(1)
         assert confirmation["To"].addresses[0].addr_spec == "reader@example.org"
-        page.set_content(html_of(confirmation))
+        open_mail(page, confirmation)
         page.click("text=Confirm my subscription")
         page.wait_for_url(re.compile(r"/subscribe/confirm\?token="))
         assert "Subscription confirmed" in page.content()
@@ -111,8 +121,30 @@ def test_subscribe_confirm_receive_a_digest_and_unsubscribe(
         assert one_click.startswith(f"{base}/unsubscribe?token=")
         assert one_click in text_of(digest)
 
+        # "Change what you get" opens a page that only offers to mail a manage link.
+        open_mail(page, digest)
+        page.click("a:text('Change what you get')")
+        page.wait_for_url(re.compile(r"/subscription/link\?token="))
+        assert "reader@example.org" in page.content()
+        assert "/subscription?token=" not in page.content()
+        page.click("form.manage-link-form button[type=submit]")
+        page.wait_for_load_state()
+        assert "Check your inbox" in page.content()
+        manage_mail = smtp_sink.wait_for(3)[2]
+        assert manage_mail["To"].addresses[0].addr_spec == "reader@example.org"
+        assert str(manage_mail["List-Unsubscribe"]).startswith(f"<{base}/unsubscribe?token=")
+        open_mail(page, manage_mail)
+        page.click("text=Change my subscription")
+        page.wait_for_url(re.compile(r"/subscription\?token="))
+        page.check("input[name=frequency][value=weekly]")
+        page.click("form.subscription-form button[type=submit]")
+        page.wait_for_load_state()
+        assert "Your choices are saved." in page.content()
+        weekly = store.subscriptions.get(pending.id)
+        assert weekly is not None and (weekly.status, weekly.frequency) == ("active", "weekly")
+
         # Open the digest, click its unsubscribe link, then the page's button.
-        page.set_content(html_of(digest))
+        open_mail(page, digest)
         page.click("a:text('Unsubscribe')")
         page.wait_for_url(re.compile(r"/unsubscribe\?token="))
         assert "reader@example.org" in page.content()

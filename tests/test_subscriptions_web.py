@@ -32,10 +32,13 @@ TODAY = date(2024, 12, 4)
 ClientFactory = Callable[..., TestClient]
 
 
-@pytest.fixture
-def make_client(database_url: str, store: SQLStore, smtp_sink: SmtpSink) -> Iterator[ClientFactory]:
+@pytest.fixture(name="make_client")
+def make_client_fixture(
+    database_url: str, store: SQLStore, smtp_sink: SmtpSink
+) -> Iterator[ClientFactory]:
     """Clients of one app whose mail goes to the sink (keyword arguments override settings);
-    every client starts with no cookies."""
+    every client starts with no cookies. (Named apart from its fixture, so other test modules
+    can import it without shadowing their test arguments.)"""
     clients: list[TestClient] = []
     apps: dict[tuple[tuple[str, Any], ...], Any] = {}
 
@@ -64,8 +67,8 @@ def make_client(database_url: str, store: SQLStore, smtp_sink: SmtpSink) -> Iter
         client.__exit__(None, None, None)
 
 
-@pytest.fixture
-def web(make_client: ClientFactory) -> TestClient:
+@pytest.fixture(name="web")
+def web_fixture(make_client: ClientFactory) -> TestClient:
     return make_client()
 
 

@@ -291,7 +291,7 @@ def test_htmx_vote_in_a_real_browser(
             expected = "6" if javascript else "5"
             box.locator("button").click()
             page.wait_for_function(
-                f"document.querySelector('[id=\"vote-{HOT}\"] .vote-count').textContent === "
+                f"() => document.querySelector('[id=\"vote-{HOT}\"] .vote-count').textContent === "
                 f"'{expected}'"
             )
             if javascript:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -282,7 +281,12 @@ def serve(
     ] = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Serve the web pages and the JSON API.
+    """Serve the web pages and the JSON API, under a supervisor that restarts workers.
+
+    Every worker runs under uvicorn's process supervisor, the default single one included: a
+    worker that dies (a crash, an abort in native code, a kill) or stops answering is replaced
+    at once, so one bad request cannot take the site down. If a worker fails before it starts
+    serving (say, the database cannot be opened), the supervisor stops and the exit status is 3.
 
     With --workers N, N processes answer on the same port. They keep no state of their own
     that matters: the store (and on PostgreSQL the search indexes) live in the database, and
@@ -295,9 +299,7 @@ def serve(
       paperboy serve --port 8001
       PAPERBOY_DATABASE_URL=postgresql+psycopg://paperboy@db/paperboy paperboy serve --workers 4
     """
-    import uvicorn
-
-    from paperboy.web.app import create_app
+    from paperboy.cli_serve import run_supervised, supervision
 
     settings = _settings(database_url, host=host, port=port)
     if workers is not None:
@@ -309,32 +311,18 @@ def serve(
         f"Serving {count:,} papers from {settings.database_url} "
         f"on http://{settings.host}:{settings.port}{plural}"
     )
+    err.print(supervision(settings.workers))
     if count == 0:
         err.print("The store is empty: run `paperboy import --demo` to load the demo data.")
-    if settings.workers > 1:
-        if store.backend == "sqlite":
-            err.print(
-                "Note: on SQLite every write waits for the one writer; several workers help "
-                "reads only. PostgreSQL is the backend for many workers."
-            )
-        store.close()
-        # Each worker process builds its app from the environment: hand the choices over.
-        os.environ["PAPERBOY_DATABASE_URL"] = settings.database_url
-        uvicorn.run(
-            "paperboy.web.app:create_app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level="info",
+    if settings.workers > 1 and store.backend == "sqlite":
+        err.print(
+            "Note: on SQLite every write waits for the one writer; several workers help "
+            "reads only. PostgreSQL is the backend for many workers."
         )
-        return
-    uvicorn.run(
-        create_app(settings, store=store),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-    )
+    store.close()
+    status = run_supervised(settings)
+    if status:
+        raise typer.Exit(status)
 
 
 def _human(size: int) -> str:

@@ -7,7 +7,8 @@ who has an account. Accounts made here are confirmed (no mail is sent).
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -31,12 +32,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _accounts(settings: Settings, store: SQLStore) -> Accounts:
-    """The accounts service as the web app builds it (same signing key, same lockout)."""
+    """The accounts service as the web app builds it (same signing key, same login limits)."""
     return Accounts(
-        store.accounts,
-        Signer(site_secret(settings, store)),
-        LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+        store.accounts, Signer(site_secret(settings, store)), LoginPolicy.from_settings(settings)
     )
+
+
+def _name(username: str) -> str:
+    """A user name as typed on the command line, in the form names are stored (NFKC)."""
+    return unicodedata.normalize("NFKC", username).strip()
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -178,7 +182,7 @@ def set_admin_command(
     settings = _settings(database_url)
     store = _open(settings)
     try:
-        user = store.accounts.user_by_name(username.strip())
+        user = store.accounts.user_by_name(_name(username))
         if user is None:
             raise _fail(f"No user named {username!r}: `paperboy user list` shows them.")
         if user.is_admin != on:
@@ -209,7 +213,7 @@ def verify_command(
     settings = _settings(database_url)
     store = _open(settings)
     try:
-        user = store.accounts.user_by_name(username.strip())
+        user = store.accounts.user_by_name(_name(username))
         if user is None:
             raise _fail(f"No user named {username!r}: `paperboy user list` shows them.")
         if not user.email_verified:

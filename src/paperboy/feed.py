@@ -22,6 +22,11 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
+FIRST_YEAR = 1900
+LAST_YEAR = 2200
+"""Periods outside these years are refused (``InvalidPeriod``): no feed holds papers from them,
+and every period keeps room around it for the day before and after (no date overflow)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Period:
@@ -58,29 +63,47 @@ class Period:
 
 
 def period_of(kind: PeriodKind, day: date) -> Period:
-    if kind == "day":
-        return Period("day", day, day)
-    if kind == "week":
-        start = day - timedelta(days=day.isoweekday() - 1)
-        return Period("week", start, start + timedelta(days=6))
-    start = day.replace(day=1)
-    following = (start + timedelta(days=32)).replace(day=1)
-    return Period("month", start, following - timedelta(days=1))
+    """The day, ISO week or month that contains ``day``; ``InvalidPeriod`` when that period
+    runs off the calendar (the week of ``date.max``)."""
+    try:
+        if kind == "day":
+            return Period("day", day, day)
+        if kind == "week":
+            start = day - timedelta(days=day.isoweekday() - 1)
+            return Period("week", start, start + timedelta(days=6))
+        start = day.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return Period("month", start, following - timedelta(days=1))
+    except OverflowError:
+        parameter = "date" if kind == "day" else kind
+        raise InvalidPeriod(
+            parameter, f"the {kind} of {day.isoformat()} is off the calendar"
+        ) from None
+
+
+def _check_year(parameter: str, value: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidPeriod(
+            parameter, f"{parameter} {value!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
 
 
 def parse_date(value: str, parameter: str = "date") -> date:
     if not _DATE.match(value):
         raise InvalidPeriod(parameter, f"{parameter} must look like YYYY-MM-DD, got {value!r}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidPeriod(parameter, f"{parameter} {value!r} is not a calendar date") from exc
+    _check_year(parameter, value, day.year)
+    return day
 
 
 def parse_week(value: str) -> Period:
     match = _WEEK.match(value)
     if not match:
         raise InvalidPeriod("week", f"week must look like YYYY-Www (e.g. 2025-W09), got {value!r}")
+    _check_year("week", value, int(match[1]))
     try:
         start = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError as exc:
@@ -90,8 +113,9 @@ def parse_week(value: str) -> Period:
 
 def parse_month(value: str) -> Period:
     match = _MONTH.match(value)
-    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+    if not match or not 1 <= int(match[2]) <= 12:
         raise InvalidPeriod("month", f"month must look like YYYY-MM (e.g. 2025-02), got {value!r}")
+    _check_year("month", value, int(match[1]))
     return period_of("month", date(int(match[1]), int(match[2]), 1))
 
 

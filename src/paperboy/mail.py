@@ -6,11 +6,22 @@ Two steps, kept apart so each can be tested on its own:
   ``multipart/alternative`` with the text part first and the HTML part second (clients show the
   last part they understand). It sets ``Date`` (UTC), ``Message-ID``, ``From``, ``To`` and
   ``Subject`` and refuses header injection: a carriage return or line feed in an address,
-  subject or extra header raises :class:`ValueError`.
+  subject or extra header raises :class:`ValueError`. The list headers of RFC 2369 and RFC 8058
+  (``List-Unsubscribe``, ``List-Unsubscribe-Post``, ``List-Id``...) are structured: they go out
+  exactly as given, never as RFC 2047 encoded-words (which would hide the URL from the mail
+  providers that offer one-click unsubscribe), folded only at whitespace and never inside a URL;
+  they must be ASCII and each line at most :data:`MAX_LINE` characters, else :class:`ValueError`.
+  A recipient's domain is written in its ASCII (IDNA) form.
 * :func:`send` delivers one message on a connection of its own: plain SMTP (optionally upgraded
   with ``STARTTLS``) or SMTP over TLS from the first byte, ``AUTH`` when a username is set, then
   ``QUIT``. The server is described by :class:`SmtpConfig` (``SmtpConfig.from_settings`` reads
   the ``PAPERBOY_SMTP_*`` settings and ``PAPERBOY_MAIL_FROM``).
+
+An address with a non-ASCII local part (``аlice@example.org``, with a Cyrillic ``а``) is never
+sent to: :func:`send` refuses that recipient before connecting, with an
+:class:`UnsendableAddress` (a permanent, per-recipient :class:`MailError`), whether or not the
+server offers ``SMTPUTF8``. Paperboy does not accept such addresses (see
+``paperboy.community.addresses``); ones stored before that rule fail cleanly.
 
 Every failure of :func:`send` is a :class:`MailError` that names the server and says whether
 trying again later may help (``temporary``: a 4xx reply, a refused or dropped connection, a
@@ -24,8 +35,11 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.policy import EmailPolicy, Policy
+from email.policy import default as default_policy
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
@@ -35,6 +49,69 @@ Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[str, ...] = get_args(Security)
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+MAX_LINE = 998
+"""The longest header line RFC 5322 allows (without its CRLF)."""
+FOLD_AT = 78
+"""Where :class:`LiteralHeader` folds long values when they have whitespace (RFC 5322's SHOULD)."""
+LITERAL_HEADERS: tuple[str, ...] = (
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Id",
+    "List-Help",
+    "List-Subscribe",
+    "List-Post",
+    "List-Owner",
+    "List-Archive",
+)
+"""Structured headers written as given (:class:`LiteralHeader`)."""
+UNSENDABLE_CODE = 553
+"""The reply code :class:`UnsendableAddress` records (RFC 6531: mailbox name not allowed)."""
+
+
+class LiteralHeader(UnstructuredHeader):
+    """A structured ASCII header (``List-Unsubscribe: <https://...>``) written as given: never
+    RFC 2047 encoded, folded only at whitespace (so never inside a URL) and never right after
+    the colon. A non-ASCII value or a line longer than :data:`MAX_LINE` raises ValueError."""
+
+    max_count: int | None = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        super().parse(value, kwds)
+        kwds["decoded"] = " ".join(str(value).split())  # as given: no encoded-word decoding
+
+    def fold(self, *, policy: Policy) -> str:
+        name, value = str(self.name), str(self)
+        if not value.isascii():
+            raise ValueError(f"the {name} header must be ASCII (percent-encode URLs): {value!r}")
+        words = value.split(" ")
+        lines = [f"{name}: {words[0]}"]
+        for word in words[1:]:
+            if len(lines[-1]) + 1 + len(word) <= FOLD_AT:
+                lines[-1] += " " + word
+            else:
+                lines.append(" " + word)
+        longest = max(len(line) for line in lines)
+        if longest > MAX_LINE:
+            raise ValueError(
+                f"the {name} header has a {longest}-character line, over the {MAX_LINE} "
+                "characters mail allows (its URL is too long)"
+            )
+        linesep = str(getattr(policy, "linesep", "\n"))
+        return linesep.join(lines) + linesep
+
+
+def _policy() -> EmailPolicy:
+    registry = HeaderRegistry()
+    for name in LITERAL_HEADERS:
+        registry.map_to_type(name, LiteralHeader)
+    return default_policy.clone(header_factory=registry)
+
+
+POLICY: EmailPolicy = _policy()
+"""The email policy of every message :func:`compose` makes: the standard library's default
+one, with the list headers as :class:`LiteralHeader`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +199,61 @@ class MailError(PaperboyError):
         self.refused: dict[str, tuple[int, str]] = dict(refused or {})
 
 
+class UnsendableAddress(MailError):
+    """Addresses Paperboy never sends to (a non-ASCII local part, or a domain IDNA refuses):
+    refused before connecting, as a permanent refusal of those recipients (``refused`` names
+    each with :data:`UNSENDABLE_CODE`). The message says Paperboy refused, not the server."""
+
+    REASON = "5.6.7 non-ASCII mailbox name: Paperboy only sends to ASCII addresses (no SMTPUTF8)"
+
+    def __init__(self, addresses: list[str], *, host: str, port: int) -> None:
+        refused = {addr: (UNSENDABLE_CODE, self.REASON) for addr in addresses}
+        super().__init__(
+            "", host=host, port=port, temporary=False, code=UNSENDABLE_CODE, refused=refused
+        )
+        listing = "; ".join(f"{addr}: {UNSENDABLE_CODE} {self.REASON}" for addr in addresses)
+        self.args = (f"not sent, recipient refused before connecting to {host}:{port}: {listing}",)
+
+
+def ascii_address(address: str) -> str | None:
+    """``address`` with its domain in ASCII (IDNA: ``bob@bücher.example`` ->
+    ``bob@xn--bcher-kva.example``); ``None`` when it cannot be sent without SMTPUTF8 (a
+    non-ASCII local part, or a domain IDNA refuses)."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or not local.isascii():
+        return None
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
+
+
+def mailbox(name: str, address: str) -> str:
+    """``Name <address>`` for a header, like :func:`email.utils.formataddr` but never raising
+    for a non-ASCII address: the domain is made ASCII when it can be and the display name is
+    encoded when the message is written. An address that cannot be made ASCII is kept as it is
+    (:func:`send` then refuses it with :class:`UnsendableAddress`)."""
+    addr_spec = ascii_address(address) or address
+    try:
+        return str(Address(display_name=name, addr_spec=addr_spec))
+    except ValueError:  # a non-ASCII local part (or no addr-spec the parser takes)
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{addr_spec}>' if name else addr_spec
+
+
+def _ascii_recipients(value: str) -> str:
+    """A To value with its domains in ASCII; unchanged when that is not needed, or when an
+    address cannot be made ASCII (:func:`send` refuses it)."""
+    pairs = getaddresses([value])
+    if not pairs or all(addr.isascii() for _, addr in pairs):
+        return value
+    if any(not addr or ascii_address(addr) is None for _, addr in pairs):
+        return value
+    return ", ".join(mailbox(name, addr) for name, addr in pairs)
+
+
 def _check_header_value(name: str, value: str) -> None:
     if "\r" in value or "\n" in value:
         raise ValueError(f"line break in the {name} header (header injection?): {value!r}")
@@ -149,7 +281,8 @@ def compose(
     otherwise a single ``text/plain`` part; both are UTF-8. ``headers`` are added as given, after
     the standard ones (``List-Unsubscribe``, ``Auto-Submitted``, ...). ``message_id`` defaults to
     a fresh one under ``domain``; angle brackets are added if missing. A line break in any
-    header value raises :class:`ValueError`.
+    header value raises :class:`ValueError`, and so does a list header (:data:`LITERAL_HEADERS`)
+    that is not ASCII or has a line over :data:`MAX_LINE` characters.
     """
     standard = {"From": sender, "To": to, "Subject": subject}
     if message_id is not None:
@@ -163,14 +296,17 @@ def compose(
         _check_header_name(name)
         _check_header_value(name, value)
 
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["From"] = sender
-    message["To"] = to
+    message["To"] = _ascii_recipients(to)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id or make_msgid(domain=domain)
     for name, value in headers.items():
         message[name] = value
+        header = message[name]
+        if isinstance(header, LiteralHeader):
+            header.fold(policy=POLICY)  # a list header that cannot be written fails here
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -262,6 +398,15 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
     return smtplib.SMTP(config.host, config.port, timeout=config.timeout)
 
 
+def _unsendable(config: SmtpConfig, message: EmailMessage) -> UnsendableAddress | None:
+    """The error for the recipients of ``message`` that cannot be sent to, if any."""
+    values = [str(v) for field in ("To", "Cc", "Bcc") for v in message.get_all(field, [])]
+    bad = sorted({addr for _, addr in getaddresses(values) if addr and ascii_address(addr) != addr})
+    if not bad:
+        return None
+    return UnsendableAddress(bad, host=config.host, port=config.port)
+
+
 def send(config: SmtpConfig, message: EmailMessage) -> None:
     """Deliver ``message`` to its ``To``/``Cc``/``Bcc`` recipients through the server in
     ``config`` (``Bcc`` is not transmitted), with :attr:`SmtpConfig.envelope_sender` as the
@@ -269,8 +414,12 @@ def send(config: SmtpConfig, message: EmailMessage) -> None:
 
     If the server accepted the message for some recipients but refused others, the error is
     permanent (``temporary=False``) whatever the codes, since sending it again would deliver it
-    twice to the others; its ``refused`` says who did not get it.
+    twice to the others; its ``refused`` says who did not get it. A recipient whose address
+    cannot be made ASCII is refused before connecting (:class:`UnsendableAddress`).
     """
+    unsendable = _unsendable(config, message)
+    if unsendable is not None:
+        raise unsendable
     client: smtplib.SMTP | None = None
     try:
         client = _connect(config)

@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_RATE_PATTERN = r"^\s*\d+\s*/\s*\d*\s*(second|minute|hour|day)s?\s*$"
+"""What ``paperboy.community.limits.Rate.parse`` reads: N/unit or N/M units."""
+
 
 def default_database_url() -> str:
     """A SQLite file in the working directory: easy to find, easy to back up."""
@@ -40,6 +43,13 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token that lets scripts push papers with POST /api/papers/import "
         "(unset: that route is off).",
+    )
+    push_max_bytes: int = Field(
+        default=32 << 20,
+        ge=1 << 20,
+        le=1 << 30,
+        description="Largest body POST /api/papers/import accepts, in bytes (every other "
+        "request: 1 MiB).",
     )
     response_cache_seconds: float = Field(
         default=1.0,
@@ -177,7 +187,10 @@ class Settings(BaseSettings):
     )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="The site's public address, for absolute links in emails and feeds.",
+        max_length=500,
+        pattern=r"^[!-~]+$",
+        description="The site's public address, for absolute links in emails and feeds "
+        "(ASCII, at most 500 characters: an internationalised host in its xn-- form).",
     )
     cookie_secure: bool | None = Field(
         default=None,
@@ -189,22 +202,40 @@ class Settings(BaseSettings):
     signup_open: bool = Field(
         default=True, description="Anyone may create an account (off: only `paperboy user create`)."
     )
-    login_max_failures: int = Field(
-        default=5, ge=1, description="Wrong passwords in a row that lock an account."
+    login_failures_per_client: str = Field(
+        default="10/15minutes",
+        pattern=_RATE_PATTERN,
+        description="Wrong passwords one client address may try (N/period, e.g. 10/15minutes); "
+        "past it that address gets 429 with Retry-After until the period ends. No account is "
+        "locked by it.",
     )
-    login_lockout_minutes: int = Field(
-        default=15, ge=1, description="Minutes a locked account stays locked."
-    )
-    rate_login: str = Field(
-        default="10/minute",
-        description="Login attempts per client address, as N/second|minute|hour|day.",
+    login_failures_per_account: str = Field(
+        default="20/hour",
+        pattern=_RATE_PATTERN,
+        description="Wrong passwords for one account from all addresses together (N/period); "
+        "past it the account takes no password until the period ends, but its owner can still "
+        "log in with a sign-in link mailed to the account's address (or reset the password).",
     )
     rate_signup: str = Field(
         default="5/hour", description="Accounts created per client address (N/period)."
     )
     rate_mail: str = Field(
         default="3/hour",
-        description="Verification and password-reset mails per address (N/period).",
+        description="Account mails (confirmation resends, password resets, sign-in links) to "
+        "one address, whoever asks (N/period).",
+    )
+    rate_mail_client: str = Field(
+        default="20/hour",
+        pattern=_RATE_PATTERN,
+        description="Password-reset and sign-in-link mails one client address may ask for, to "
+        "any addresses (N/period).",
+    )
+    manage_link_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="Hours a mailed link to change a digest subscription without logging in "
+        "works (asked for on /subscription/link; unsubscribe links never expire).",
     )
     rate_vote: str = Field(default="60/minute", description="Votes per user (N/period).")
     rate_submit: str = Field(

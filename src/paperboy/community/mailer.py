@@ -1,10 +1,12 @@
-"""Account mails: the address-verification and password-reset messages, sent over SMTP.
+"""Account mails: address verification, password reset and sign-in links, sent over SMTP.
 
 Each mail is plain text with a small HTML alternative (both carry the same absolute link, built
 from ``settings.base_url``), composed with :func:`paperboy.mail.compose` and delivered with
 :func:`paperboy.mail.send` to the server in the ``PAPERBOY_SMTP_*`` settings. The Message-ID is
 made under the host of ``base_url``. Sending raises :class:`paperboy.mail.MailError`; callers
-decide what the person sees.
+decide what the person sees; an address the site cannot mail (one stored before addresses
+had to be ASCII before the ``@``) raises :class:`AddressRefused`, a permanent ``MailError``,
+before anything is sent.
 """
 
 from __future__ import annotations
@@ -16,17 +18,44 @@ from urllib.parse import quote
 
 from markupsafe import escape
 
-from paperboy.community.accounts import RESET_MAX_AGE, VERIFY_MAX_AGE
+from paperboy.community.accounts import RESET_MAX_AGE, SIGNIN_MAX_AGE, VERIFY_MAX_AGE
+from paperboy.community.addresses import AddressError, normalise_address
 from paperboy.community.models import User
-from paperboy.mail import SmtpConfig, compose, send
+from paperboy.mail import MailError, SmtpConfig, compose, send
 
 __all__ = [
+    "AddressRefused",
     "link",
     "reset_message",
     "send_password_reset",
+    "send_sign_in",
     "send_verification",
+    "sign_in_message",
     "verification_message",
 ]
+
+
+class AddressRefused(MailError):
+    """The account's address cannot be mailed from this site (nothing was sent)."""
+
+    def __init__(self, config: SmtpConfig, address: str, reason: str) -> None:
+        super().__init__(
+            f"not sent to {address!r}: {reason}",
+            host=config.host,
+            port=config.port,
+            temporary=False,
+        )
+        self.reason = reason
+
+
+def _recipient(config: SmtpConfig, user: User) -> str:
+    """``user``'s address as the ``To`` header carries it; ``AddressRefused`` when it has
+    characters no mail without SMTPUTF8 can carry (an account made before the ASCII rule)."""
+    try:
+        address = normalise_address(user.email)
+    except AddressError as exc:
+        raise AddressRefused(config, user.email, str(exc)) from exc
+    return formataddr((user.username, address))
 
 
 def link(settings: Any, path: str, token: str) -> str:
@@ -35,8 +64,13 @@ def link(settings: Any, path: str, token: str) -> str:
 
 
 def _duration(seconds: int) -> str:
-    """``3 days``, ``2 hours``: how long a link works, in words."""
-    count, unit = (seconds // 86400, "day") if seconds % 86400 == 0 else (seconds // 3600, "hour")
+    """``3 days``, ``2 hours``, ``15 minutes``: how long a link works, in words."""
+    if seconds % 86400 == 0:
+        count, unit = seconds // 86400, "day"
+    elif seconds % 3600 == 0:
+        count, unit = seconds // 3600, "hour"
+    else:
+        count, unit = max(1, seconds // 60), "minute"
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
@@ -45,6 +79,7 @@ def _message(
 ) -> EmailMessage:
     """Text and HTML bodies: a greeting, ``paragraphs`` around the link, and a sign-off."""
     config = SmtpConfig.from_settings(settings)
+    to = _recipient(config, user)
     site = str(settings.site_name)
     intro, *rest = paragraphs
     text = "\n\n".join(
@@ -64,7 +99,7 @@ def _message(
     )
     return compose(
         sender=config.sender,
-        to=formataddr((user.username, user.email)),
+        to=to,
         subject=subject,
         text=text,
         html=html,
@@ -109,6 +144,24 @@ def reset_message(settings: Any, user: User, token: str) -> EmailMessage:
     )
 
 
+def sign_in_message(settings: Any, user: User, token: str) -> EmailMessage:
+    """The mail with a one-time sign-in link (``/login/link?token=...``)."""
+    site = str(settings.site_name)
+    return _message(
+        settings,
+        user,
+        f"Your {site} sign-in link",
+        [
+            f"Someone (hopefully you) asked for a link to log in to {site} as {user.username} "
+            "without the password.",
+            f"The link works once, for {_duration(SIGNIN_MAX_AGE)}. If you did not ask for it, "
+            "ignore this mail: nobody can use it without reading your mail.",
+        ],
+        link(settings, "/login/link", token),
+        "Log me in",
+    )
+
+
 def send_verification(settings: Any, user: User, token: str) -> None:
     """Send the verification mail; raises ``MailError`` when the server does not take it."""
     send(SmtpConfig.from_settings(settings), verification_message(settings, user, token))
@@ -117,3 +170,8 @@ def send_verification(settings: Any, user: User, token: str) -> None:
 def send_password_reset(settings: Any, user: User, token: str) -> None:
     """Send the password-reset mail; raises ``MailError`` when the server does not take it."""
     send(SmtpConfig.from_settings(settings), reset_message(settings, user, token))
+
+
+def send_sign_in(settings: Any, user: User, token: str) -> None:
+    """Send the sign-in link; raises ``MailError`` when the server does not take it."""
+    send(SmtpConfig.from_settings(settings), sign_in_message(settings, user, token))

@@ -17,6 +17,7 @@ class User:
     hidden: bool
     created_at: datetime
     password_hash: str = ""  # only the accounts service reads it
+    last_login_at: datetime | None = None  # a sign-in link holds it, so the link works once
 
     @property
     def can_write(self) -> bool:
@@ -33,6 +34,12 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: tuple[str, ...] = ("read", "write")  # of read, write, admin
+
+    @property
+    def role(self) -> str:
+        """The widest scope: ``read``, ``write`` or ``admin``."""
+        return next((s for s in ("admin", "write", "read") if s in self.scopes), "none")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,9 @@ Each digest gets its Message-ID here, once (the sender reuses it on every try), 
 a list mail (``List-Unsubscribe`` with a signed never-expiring token and RFC 8058 one-click
 ``List-Unsubscribe-Post``, ``List-Id``, ``Auto-Submitted``, ``Precedence``) and a text and an
 HTML body from the Jinja2 templates ``web/templates/mail/digest.txt`` and ``digest.html``; the
-HTML's ``<style>`` block is inlined (``css_inline``) because many mail clients drop it.
+HTML's ``<style>`` block is inlined (``css_inline``) because many mail clients drop it. Their
+"Change what you get" link opens the page that mails a fresh, expiring manage link to the
+subscriber (:func:`paperboy.digest.links.manage_request_url`): a digest grants no managing.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select, union
 
 from paperboy.community.accounts import site_secret
-from paperboy.digest.links import manage_url, unsubscribe_url
+from paperboy.digest.links import manage_request_url, unsubscribe_url
 from paperboy.digest.models import Alert, Subscription
 from paperboy.digest.periods import Period, as_utc, due_periods, local_day, next_period
 from paperboy.embed.jobs import decode_vector
@@ -598,7 +600,7 @@ class Composer:
             "next_day": upcoming.day,
             "next_label": f"{upcoming.day:%A}, {upcoming.day:%b} {upcoming.day.day}",
             "unsubscribe_url": unsubscribe,
-            "manage_url": manage_url(self.settings, self.secret, sub.id),
+            "manage_url": manage_request_url(self.settings, self.secret, sub.id),
         }
         text, html = self.renderer.render(context)
         period_part = period.key.replace(":", ".")

@@ -23,7 +23,11 @@ How failures are handled (each one is logged):
 * permanent (5xx for the recipient or the message): the row is failed with the reply, and the
   failure counts against the subscription; ``mail_pause_after`` of them in a row pause it
   (``pause_reason`` = the reply), and its other unsent digests are marked failed ("not sent:
-  the address is paused ..."); they are not sent later, even after it is resumed.
+  the address is paused ..."); they are not sent later, even after it is resumed. An address
+  Paperboy never sends to (:class:`paperboy.mail.UnsendableAddress`: a non-ASCII mailbox name
+  stored before such addresses were refused) is refused before connecting and paused at once.
+* a message that cannot be built (a stored header with a line break, a list header too long
+  to write): failed with the reason, the pass goes on.
 * the server itself unusable (nothing listens, connection refused or timed out, login or
   sender refused, no STARTTLS, an untrusted certificate): no message is at fault, so the row
   is handed back untried (its attempt not counted), the pass stops, and ``SendReport.error``
@@ -43,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from paperboy.digest.models import OutboxMessage
 from paperboy.ingest.runs import alive, owner
-from paperboy.mail import MailError, SmtpConfig, compose, send
+from paperboy.mail import MailError, SmtpConfig, UnsendableAddress, compose, send
 from paperboy.store.delivery import DeliveryStore
 
 if TYPE_CHECKING:
@@ -299,9 +303,10 @@ def _handle_failure(
     reply = _reply(error)
     log.error("%s refused for good: %s", what, error)
     delivery.mark_failed(message.id, f"permanent failure: {error}")
-    failures, paused = delivery.count_failure(
-        message.subscription_id, reply, settings.mail_pause_after
-    )
+    # An address that can never be sent to (UnsendableAddress: a non-ASCII mailbox name) is
+    # paused at once; a server's 5xx counts toward mail_pause_after.
+    pause_after = 1 if isinstance(error, UnsendableAddress) else settings.mail_pause_after
+    failures, paused = delivery.count_failure(message.subscription_id, reply, pause_after)
     report.failed += 1
     if paused:
         report.paused += 1

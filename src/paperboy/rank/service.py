@@ -69,7 +69,15 @@ def reference_time(latest_feed_day: date | None, clock: datetime | None = None) 
     now = clock or real_now()
     if latest_feed_day is None:
         return now
-    return min(day_start(latest_feed_day + timedelta(days=1)), now)
+    return end_of_day(latest_feed_day, now)
+
+
+def end_of_day(day: date, cap: datetime) -> datetime:
+    """The midnight (UTC) that ends ``day``, or ``cap`` when that is earlier. A day at or after
+    ``cap``'s date ends after ``cap``, so the calendar's last day never overflows."""
+    if day >= cap.date():
+        return cap
+    return min(day_start(day + timedelta(days=1)), cap)
 
 
 def window_first_day(now: datetime, window: str) -> date:
@@ -192,7 +200,7 @@ class TrendingService:
         """Every visible feed entry dated ``start .. end``, ordered by trending score measured
         at the end of ``end`` (capped by the reference time), the order of ``rank``: score,
         points, newest first, paper id; then newest feed day."""
-        now = min(day_start(end + timedelta(days=1)), self.now(clock))
+        now = end_of_day(end, self.now(clock))
         scored = []
         for entry in self.queries.period_entries(start, end):
             item = TrendingInput(

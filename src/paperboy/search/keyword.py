@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import tantivy
 
 from paperboy.models import Paper
+from paperboy.search.limits import MAX_RESULTS, bounded
 from paperboy.search.query import ParsedQuery, analyze_terms, build_analyzer, parse_query
 
 ANALYZER = "en_stem_fold"
@@ -279,7 +280,9 @@ class KeywordIndex:
         return tantivy.Query.boolean_query(clauses)
 
     def search_parsed(self, parsed: ParsedQuery, limit: int = 10) -> list[Scored]:
-        """The best ``limit`` docs for a parsed query, by BM25 score, best first."""
+        """The best ``limit`` docs for a parsed query, by BM25 score, best first (``limit`` is
+        capped at ``MAX_RESULTS``: tantivy allocates its top-k collector up front)."""
+        limit = bounded(limit)
         query = self.build_query(parsed)
         if query is None or limit <= 0:
             return []
@@ -305,10 +308,14 @@ class KeywordIndex:
         query = self.build_query(parsed)
         if query is None or not ids:
             return set(ids)
-        among = tantivy.Query.term_set_query(self._schema, "id", ids)
-        both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, among)]
-        )
         searcher = self._index.searcher()
-        result = searcher.search(both, limit=len(ids), count=False)
-        return {searcher.doc(address)["id"][0] for _score, address in result.hits}
+        found: set[str] = set()
+        for start in range(0, len(ids), MAX_RESULTS):  # each search's size stays bounded
+            chunk = ids[start : start + MAX_RESULTS]
+            among = tantivy.Query.term_set_query(self._schema, "id", chunk)
+            both = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, among)]
+            )
+            result = searcher.search(both, limit=len(chunk), count=False)
+            found.update(searcher.doc(address)["id"][0] for _score, address in result.hits)
+        return found

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from sqlalchemy import Engine, text
 
 from paperboy.search.index import SyncReport
 from paperboy.search.keyword import STOPWORDS, Scored, _words
+from paperboy.search.limits import bounded
 from paperboy.search.query import ParsedQuery, parse_query
 from paperboy.store.sql import SQLStore
 
@@ -226,14 +227,16 @@ class PgKeyword:
             sql.clauses.append(f"lower(papers.categories::text) LIKE ANY({sql.bind(patterns)})")
         if parsed.date_from is not None:
             sql.clauses.append(f"papers.published >= {sql.bind(parsed.date_from)}")
-        if parsed.date_to is not None:
+        if parsed.date_to is not None and parsed.date_to < date.max:  # date.max: no bound
             sql.clauses.append(f"papers.published < {sql.bind(parsed.date_to + timedelta(1))}")
         for word in parsed.excluded:
             q = sql.bind(_quoted(word))
             sql.clauses.append(f"NOT papers.search_tsv @@ websearch_to_tsquery('english', {q})")
 
     def search_parsed(self, parsed: ParsedQuery, limit: int = 10) -> list[Scored]:
-        """The best ``limit`` papers for a parsed query, best first (filters only: newest)."""
+        """The best ``limit`` papers for a parsed query, best first (filters only: newest);
+        ``limit`` is capped at ``MAX_RESULTS``."""
+        limit = bounded(limit)
         if limit <= 0 or parsed.is_empty:
             return []
         sql = _Sql()
@@ -378,7 +381,9 @@ class PgVectors:
         return row is not None
 
     def _nearest(self, target: str, params: dict[str, Any], k: int) -> list[tuple[str, float]]:
-        """The ``k`` nearest by the HNSW index; ``target`` is SQL for the query vector."""
+        """The ``k`` nearest by the HNSW index (``k`` capped at ``MAX_RESULTS``); ``target``
+        is SQL for the query vector."""
+        k = bounded(k)
         if k <= 0:
             return []
         with self.engine.begin() as conn:
@@ -423,7 +428,7 @@ class PgVectors:
     ) -> list[tuple[str, float]]:
         """The ``k`` most similar among ``ids``, ranked exactly."""
         scored = self.scores(vector, ids)
-        return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[: bounded(k)]
 
 
 class PgSearchIndex:

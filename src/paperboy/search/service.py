@@ -27,6 +27,7 @@ from paperboy.models import Paper
 from paperboy.search.highlight import matched_terms
 from paperboy.search.index import SearchIndex
 from paperboy.search.keyword import STOPWORDS
+from paperboy.search.limits import MAX_PER_PAGE, MAX_RESULTS, bounded
 from paperboy.search.pg import PgSearchIndex
 from paperboy.search.query import ParsedQuery, analyze_terms, parse_query
 from paperboy.store.sql import SQLStore
@@ -215,12 +216,16 @@ class SearchService:
         start = time.perf_counter()
         parsed = parse_query(text)
         notes = list(parsed.problems)
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
         page = max(1, page)
-        per_page = max(1, min(per_page, 100))
-        if parsed.is_empty:
+        beyond = (page - 1) * per_page >= MAX_RESULTS
+        if beyond:
+            notes.append(f"results stop at the {MAX_RESULTS:,}th: this page is past them")
+        if parsed.is_empty or beyond:
             return Results(parsed, [], 0, page, per_page, mode, False, tuple(notes), timings)
         self.index.refresh()
-        depth = max(params.depth, page * per_page)
+        # Each leg ranks at most MAX_RESULTS candidates, whatever the page asked for.
+        depth = bounded(max(params.depth, page * per_page))
 
         keyword_ids: list[str] = []
         if mode != "semantic":
@@ -232,14 +237,16 @@ class SearchService:
         vector: np.ndarray | None = None
         semantic_ran = False
         if mode != "keyword" and parsed.semantic_text:
-            encoder = self.encoder()
-            if encoder is None:
-                notes.append(f"meaning-based ranking is unavailable: {self._encoder_error}")
-            elif len(self.index.vectors) == 0:
+            # No vectors to compare with: the model is not loaded (seconds, hundreds of MB).
+            embedded = self._encoder_factory is None or len(self.index.vectors) > 0
+            encoder = self.encoder() if embedded else None
+            if not embedded:
                 notes.append(
                     "meaning-based ranking is unavailable until papers are embedded "
                     "(run `paperboy embed`)"
                 )
+            elif encoder is None:
+                notes.append(f"meaning-based ranking is unavailable: {self._encoder_error}")
             else:
                 t = time.perf_counter()
                 vector = encoder.encode_query(parsed.semantic_text)
@@ -333,14 +340,19 @@ class SearchService:
 
     # -- similar papers -------------------------------------------------------------------------
 
-    def similar(self, paper_id: str, k: int = 10) -> list[Similar]:
-        """The nearest papers in meaning, with the words they share. Raises PaperNotFound."""
+    def similar(self, paper_id: str, k: int = 10, *, include_hidden: bool = False) -> list[Similar]:
+        """The nearest papers in meaning, with the words they share. Raises PaperNotFound, also
+        for a paper hidden by the moderators unless ``include_hidden`` (an admin's view); the
+        neighbours never include a hidden paper."""
         source = self.store.get_paper(paper_id)
         if source is None:
             raise PaperNotFound(f"no paper {paper_id} in this Paperboy")
+        hidden = self.hidden_papers()
+        if paper_id in hidden and not include_hidden:
+            raise PaperNotFound(f"{paper_id} has been hidden by the moderators")
         self.index.refresh()
         vectors = self.index.vectors
-        hidden = self.hidden_papers()
+        k = max(0, min(k, MAX_PER_PAGE))
         wanted = k + min(len(hidden), HIDDEN_SLACK)  # room for the hidden ones dropped below
         if paper_id in vectors:
             neighbours = vectors.similar(paper_id, wanted)

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from paperboy.search.limits import bounded
+
 try:  # optional: without it every search is exact
     from usearch.index import Index as _HnswIndex
 except ImportError:  # pragma: no cover - depends on the environment
@@ -165,11 +167,12 @@ class VectorIndex:
     def search(
         self, query: np.ndarray, k: int, *, exclude: Collection[str] = ()
     ) -> list[tuple[str, float]]:
-        """The ``k`` papers most similar to ``query``, best first, as (paper id, cosine)."""
+        """The ``k`` papers most similar to ``query``, best first, as (paper id, cosine);
+        ``k`` is capped at ``MAX_RESULTS``."""
         q = self._check_query(query)
         with self._lock:
             excluded = {self._rows[pid] for pid in exclude if pid in self._rows}
-            want = min(k, len(self._rows) - len(excluded))
+            want = min(bounded(k), len(self._rows) - len(excluded))
             if want <= 0:
                 return []
             if self.uses_hnsw and want + len(excluded) <= len(self._rows) // 10:
@@ -199,8 +202,10 @@ class VectorIndex:
     def search_within(
         self, query: np.ndarray, ids: Sequence[str], k: int
     ) -> list[tuple[str, float]]:
-        """Exact top ``k`` of ``ids`` (those present) by cosine with ``query``, best first."""
+        """Exact top ``k`` of ``ids`` (those present) by cosine with ``query``, best first
+        (``k`` capped at ``MAX_RESULTS``)."""
         q = self._check_query(query)
+        k = bounded(k)
         with self._lock:
             rows_list = list({self._rows[pid] for pid in ids if pid in self._rows})
             if not rows_list or k <= 0:

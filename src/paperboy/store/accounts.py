@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,12 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def counter_key(key: str) -> str:
+    """``key`` as the rate_counters table holds it: as given up to 200 characters, else a
+    digest (keys hold addresses, which may be as long as the column)."""
+    return key if len(key) <= 200 else f"{key[:120]}#sha256:{digest(key)}"
+
+
 def user_from_row(row: Any) -> User:
     m = row._mapping
     return User(
@@ -38,6 +45,28 @@ def user_from_row(row: Any) -> User:
         hidden=m["hidden_at"] is not None,
         created_at=m["created_at"],
         password_hash=m["password_hash"],
+        last_login_at=m["last_login_at"],
+    )
+
+
+SCOPES_OF_OLD_TOKENS = ("read", "write")
+"""Tokens made before scopes existed (and the default): read and write, never admin."""
+
+
+def _scopes(text: str | None) -> tuple[str, ...]:
+    return tuple((text or "").split())
+
+
+def _token_from_row(r: Any) -> ApiToken:
+    return ApiToken(
+        r.id,
+        r.user_id,
+        r.name,
+        r.prefix,
+        r.created_at,
+        r.last_used_at,
+        r.revoked_at,
+        _scopes(r.scopes),
     )
 
 
@@ -126,36 +155,28 @@ class AccountStore:
         with self._writer() as conn, conn.begin():
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
 
-    def login_state(self, user_id: int) -> tuple[int, datetime | None]:
-        """(failed logins in a row, locked until)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(users.c.failed_logins, users.c.locked_until).where(users.c.id == user_id)
-            ).one()
-        return int(row.failed_logins), row.locked_until
-
-    def record_login_failure(self, user_id: int, max_failures: int, lock_for: timedelta) -> bool:
-        """Count a wrong password; lock the account when the count reaches ``max_failures``.
-        Returns True when this failure locked it."""
-        now = _now()
+    def delete_user(self, user_id: int) -> None:
+        """Remove an account (its sessions and tokens go with it): only for one whose sign-up
+        could not be completed, before anything else refers to it."""
         with self._writer() as conn, conn.begin():
-            failures = conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(failed_logins=users.c.failed_logins + 1)
-                .returning(users.c.failed_logins)
-            ).scalar_one()
-            if failures >= max_failures:
-                conn.execute(
-                    update(users)
-                    .where(users.c.id == user_id)
-                    .values(locked_until=now + lock_for, failed_logins=0)
-                )
-                return True
-        return False
+            conn.execute(delete(users).where(users.c.id == user_id))
 
     def record_login_success(self, user_id: int) -> None:
-        self.update_user(user_id, failed_logins=0, locked_until=None, last_login_at=_now())
+        self.update_user(user_id, last_login_at=_now())
+
+    def claim_login(self, user_id: int, last_login_at: datetime | None) -> bool:
+        """Note a login now if the user's last login is still ``last_login_at``: True for the
+        one caller that moved it (a sign-in link holds the value and so works once)."""
+        same = (
+            users.c.last_login_at.is_(None)
+            if last_login_at is None
+            else users.c.last_login_at == last_login_at
+        )
+        with self._writer() as conn, conn.begin():
+            done = conn.execute(
+                update(users).where(users.c.id == user_id, same).values(last_login_at=_now())
+            )
+        return done.rowcount == 1
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -204,10 +225,14 @@ class AccountStore:
 
     # -- API tokens -------------------------------------------------------------------------
 
-    def create_api_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
-        """A new token for scripts; returns it with its secret, which is never stored."""
+    def create_api_token(
+        self, user_id: int, name: str, scopes: Sequence[str] = SCOPES_OF_OLD_TOKENS
+    ) -> tuple[ApiToken, str]:
+        """A new token for scripts, allowed ``scopes`` (read, write, admin); returns it with
+        its secret, which is never stored."""
         secret = "pb_" + secrets.token_urlsafe(30)
         now = _now()
+        scopes = tuple(scopes)
         with self._writer() as conn, conn.begin():
             token_id = conn.execute(
                 insert(api_tokens)
@@ -217,21 +242,27 @@ class AccountStore:
                     token_hash=digest(secret),
                     prefix=secret[:10],
                     created_at=now,
+                    scopes=" ".join(scopes),
                 )
                 .returning(api_tokens.c.id)
             ).scalar_one()
-        token = ApiToken(int(token_id), user_id, name, secret[:10], now, None, None)
+        token = ApiToken(int(token_id), user_id, name, secret[:10], now, None, None, scopes)
         return token, secret
 
     def api_tokens_of(self, user_id: int) -> list[ApiToken]:
         query = select(api_tokens).where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.id)
         with self.engine.connect() as conn:
-            return [
-                ApiToken(
-                    r.id, r.user_id, r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at
-                )
-                for r in conn.execute(query)
-            ]
+            return [_token_from_row(r) for r in conn.execute(query)]
+
+    def revoke_user_tokens(self, user_id: int) -> int:
+        """Revoke every live token of a user (after a password change or reset); how many."""
+        with self._writer() as conn, conn.begin():
+            done = conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
+        return int(done.rowcount)
 
     def revoke_api_token(self, user_id: int, token_id: int) -> bool:
         with self._writer() as conn, conn.begin():
@@ -246,10 +277,16 @@ class AccountStore:
             )
         return done.rowcount == 1
 
-    def api_token_user(self, secret: str) -> User | None:
-        """The owner of a live (not revoked) token; notes when it was last used."""
+    def api_token_auth(self, secret: str) -> tuple[User, tuple[str, ...]] | None:
+        """The owner of a live (not revoked) token and the token's scopes; notes when it was
+        last used."""
         query = (
-            select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
+            select(
+                users,
+                api_tokens.c.id.label("token_id"),
+                api_tokens.c.last_used_at,
+                api_tokens.c.scopes,
+            )
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .where(
                 api_tokens.c.token_hash == digest(secret),
@@ -269,13 +306,14 @@ class AccountStore:
                     .where(api_tokens.c.id == row.token_id)
                     .values(last_used_at=now)
                 )
-        return user_from_row(row)
+        return user_from_row(row), _scopes(row.scopes)
 
     # -- rate limits and secrets ------------------------------------------------------------
 
     def hit(self, key: str, window_seconds: int, now: float) -> int:
         """Count one event under ``key`` in the current fixed window; returns the count so far
         (this one included). Atomic across processes: an upsert that adds one."""
+        key = counter_key(key)
         window = int(now // window_seconds) * window_seconds
         stmt = dialects.insert_for(self.engine, rate_counters).values(
             key=key, window=window, count=1
@@ -293,6 +331,23 @@ class AccountStore:
                     )
                 )
         return count
+
+    def count(self, key: str, window_seconds: int, now: float) -> int:
+        """The events counted under ``key`` in the current fixed window (nothing is added)."""
+        key = counter_key(key)
+        window = int(now // window_seconds) * window_seconds
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(rate_counters.c.count).where(
+                    rate_counters.c.key == key, rate_counters.c.window == window
+                )
+            ).scalar_one_or_none()
+        return int(found or 0)
+
+    def forget_counter(self, key: str) -> None:
+        """Drop every window of ``key``: it counts from zero again."""
+        with self._writer() as conn, conn.begin():
+            conn.execute(delete(rate_counters).where(rate_counters.c.key == counter_key(key)))
 
     def secret(self, name: str) -> str:
         """The site secret ``name``, made (randomly, once, for every process) on first use."""

@@ -40,6 +40,7 @@ class Collection:
     created_at: datetime
     updated_at: datetime
     item_count: int = 0
+    owner_hidden: bool = False  # the owner is suspended by the moderators
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +81,14 @@ def _collection(row: Any) -> Collection:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         item_count=int(m["item_count"] or 0),
+        owner_hidden=m["owner_hidden_at"] is not None,
     )
 
 
 def _base_query() -> Any:
-    return select(collections, users.c.username, _count()).join(
-        users, users.c.id == collections.c.user_id
-    )
+    return select(
+        collections, users.c.username, users.c.hidden_at.label("owner_hidden_at"), _count()
+    ).join(users, users.c.id == collections.c.user_id)
 
 
 class CollectionStore:
@@ -156,7 +158,7 @@ class CollectionStore:
                     bump_revision(conn)
         except IntegrityError as exc:  # a concurrent request took the name first
             raise NameTaken(name) from exc
-        found = self.get(collection_id)
+        found = self.get(collection_id, include_hidden_owner=True)
         assert found is not None
         return found
 
@@ -303,9 +305,13 @@ class CollectionStore:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def get(self, collection_id: int) -> Collection | None:
-        """One collection with its owner's name and its item count."""
+    def get(self, collection_id: int, *, include_hidden_owner: bool = False) -> Collection | None:
+        """One collection with its owner's name and its item count. A collection whose owner
+        the moderators suspended is None (for every viewer and route, as a missing one is)
+        unless ``include_hidden_owner``."""
         query = _base_query().where(collections.c.id == collection_id)
+        if not include_hidden_owner:
+            query = query.where(users.c.hidden_at.is_(None))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return _collection(row) if row is not None else None
@@ -320,10 +326,11 @@ class CollectionStore:
         return _collection(row) if row is not None else None
 
     def of_user(self, user_id: int, *, public_only: bool = False) -> list[Collection]:
-        """The user's collections, most recently changed first, each with its item count."""
+        """The user's collections, most recently changed first, each with its item count.
+        ``public_only``: what others may see, so none of a suspended user's."""
         query = _base_query().where(collections.c.user_id == user_id)
         if public_only:
-            query = query.where(collections.c.is_public.is_(True))
+            query = query.where(collections.c.is_public.is_(True), users.c.hidden_at.is_(None))
         query = query.order_by(collections.c.updated_at.desc(), collections.c.id.desc())
         with self.engine.connect() as conn:
             return [_collection(row) for row in conn.execute(query)]

@@ -168,6 +168,8 @@ api_tokens = Table(
     Column("created_at", DateTime, nullable=False),
     Column("last_used_at", DateTime, nullable=True),
     Column("revoked_at", DateTime, nullable=True),
+    # space-separated: "read", "read write" or "read write admin" (migration 0008)
+    Column("scopes", String(64), nullable=False, server_default="read write"),
     Index("ix_api_tokens_user", "user_id"),
 )
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from paperboy import hfapi
 from paperboy.arxiv_ids import parse_arxiv_id
@@ -26,13 +26,26 @@ from paperboy.search.service import Mode, SearchService, Why
 from paperboy.store.base import FeedSort, Store
 from paperboy.web.auth import current_user, require_user
 from paperboy.web.errors import BadRequest, Forbidden
+from paperboy.web.params import (
+    MAX_DAILY_LIMIT,
+    MAX_SEARCH_LIMIT,
+    MAX_SIMILAR,
+    ApiPage,
+    ArxivRef,
+    DailyLimit,
+    Name,
+    PeriodText,
+    SearchLimit,
+    SearchText,
+    SimilarLimit,
+)
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
 ApiSort = Literal["publishedAt", "trending"]
 _SORTS: dict[ApiSort, FeedSort] = {"publishedAt": "published"}
 """Sorts the store does itself; ``trending`` is ranked by ``paperboy.rank.service``."""
-MAX_LIMIT = 100
+MAX_LIMIT = MAX_DAILY_LIMIT
 TrendingWindow = Literal["day", "week", "month"]
 
 
@@ -108,7 +121,7 @@ def _trending_items(
 def daily_papers(
     request: Request,
     day: Annotated[
-        str | None,
+        PeriodText | None,
         Query(
             alias="date",
             description="Day in ISO format (YYYY-MM-DD). Give at most one of date, week and "
@@ -117,16 +130,15 @@ def daily_papers(
         ),
     ] = None,
     week: Annotated[
-        str | None,
+        PeriodText | None,
         Query(description="ISO week (YYYY-Www), e.g. 2025-W09.", examples=["2025-W09"]),
     ] = None,
     month: Annotated[
-        str | None, Query(description="Month (YYYY-MM), e.g. 2025-02.", examples=["2025-02"])
+        PeriodText | None,
+        Query(description="Month (YYYY-MM), e.g. 2025-02.", examples=["2025-02"]),
     ] = None,
-    p: Annotated[int, Query(ge=0, description="Page number, 0-based.")] = 0,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description=f"Papers per page, 1 to {MAX_LIMIT}.")
-    ] = 50,
+    p: Annotated[ApiPage, Query(description="Page number, 0-based.")] = 0,
+    limit: Annotated[DailyLimit, Query(description=f"Papers per page, 1 to {MAX_LIMIT}.")] = 50,
     sort: Annotated[
         ApiSort | None,
         Query(
@@ -137,7 +149,7 @@ def daily_papers(
         ),
     ] = None,
     submitter: Annotated[
-        str | None, Query(description="Only papers submitted by this user name.")
+        Name | None, Query(description="Only papers submitted by this user name.")
     ] = None,
 ) -> JSONResponse:
     """Papers in the daily feed for a day, an ISO week or a month, paged."""
@@ -178,9 +190,8 @@ def why_json(why: Why) -> dict[str, Any]:
 def search_papers(
     request: Request,
     q: Annotated[
-        str,
+        SearchText,
         Query(
-            max_length=20_000,
             description='Search text. Words are ranked by keyword and by meaning; "quoted '
             'phrases" must appear; -word excludes; filters: author:name, cat:cs.CL, '
             "since:2024-03, until:2025, year:2024.",
@@ -188,9 +199,15 @@ def search_papers(
         ),
     ] = "",
     limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description=f"Papers to return, 1 to {MAX_LIMIT}.")
+        SearchLimit, Query(description=f"Papers to return, 1 to {MAX_SEARCH_LIMIT}.")
     ] = 20,
-    p: Annotated[int, Query(ge=0, description="Page number, 0-based.")] = 0,
+    p: Annotated[
+        ApiPage,
+        Query(
+            description="Page number, 0-based (results stop at the 10,000th: later pages "
+            "are empty)."
+        ),
+    ] = 0,
     mode: Annotated[
         Mode, Query(description="hybrid (default), keyword or semantic ranking.")
     ] = "hybrid",
@@ -227,10 +244,8 @@ def trending_papers(
             "many days (1, 7, 30) before the reference time."
         ),
     ] = "week",
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description=f"Papers per page, 1 to {MAX_LIMIT}.")
-    ] = 50,
-    p: Annotated[int, Query(ge=0, description="Page number, 0-based.")] = 0,
+    limit: Annotated[DailyLimit, Query(description=f"Papers per page, 1 to {MAX_LIMIT}.")] = 50,
+    p: Annotated[ApiPage, Query(description="Page number, 0-based.")] = 0,
 ) -> JSONResponse:
     """Trending: score = (imported upvotes + local votes) / (hours since the paper entered the
     feed + 2)^gravity, measured at the end of the latest day with papers (or now, if earlier).
@@ -277,7 +292,7 @@ def _vote_json(request: Request, arxiv_id: str, on: bool) -> JSONResponse:
 )
 def upvote(
     request: Request,
-    arxiv_id: Annotated[str, Path(description="arXiv id.", examples=["2405.15738"])],
+    arxiv_id: Annotated[ArxivRef, Path(description="arXiv id.", examples=["2405.15738"])],
 ) -> JSONResponse:
     """Upvote as the token's (``Authorization: Bearer pb_...``) or the session's user (then
     with an ``X-CSRF-Token`` header). Upvoting twice counts once. ``upvotes`` is the total
@@ -293,16 +308,37 @@ def upvote(
 )
 def remove_upvote(
     request: Request,
-    arxiv_id: Annotated[str, Path(description="arXiv id.", examples=["2405.15738"])],
+    arxiv_id: Annotated[ArxivRef, Path(description="arXiv id.", examples=["2405.15738"])],
 ) -> JSONResponse:
     """Remove the user's upvote (nothing changes if there was none)."""
     return _vote_json(request, arxiv_id, False)
+
+
+class SubmitIn(BaseModel):
+    """The body of ``POST /api/papers/submit`` (read by hand: either key will do)."""
+
+    paperId: str | None = Field(
+        default=None,
+        max_length=300,
+        description="arXiv id, `arXiv:` reference or arxiv.org URL.",
+        examples=["2401.12345"],
+    )
+    arxivId: str | None = Field(default=None, max_length=300, description="Same as paperId.")
+
+
+def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body that the route reads itself."""
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
 @router.post(
     "/papers/submit",
     summary="Submit a paper to today's daily feed",
     response_description="The new feed item, shaped like a Hugging Face /api/daily_papers item.",
+    openapi_extra=_json_body(
+        SubmitIn.model_json_schema(), 'For example {"paperId": "2401.12345"}.'
+    ),
     response_model=dict[str, Any],
     responses={
         **_BAD_REQUEST,
@@ -326,8 +362,8 @@ async def submit_paper(request: Request) -> JSONResponse:
     user = require_user(request)
     try:
         body = json.loads(await request.body())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not JSON: {exc}", "body") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5,000-digit number
+        raise BadRequest(f"the body is not JSON: {exc}", "body") from None
     ref = None
     if isinstance(body, dict):
         ref = body.get("paperId", body.get("arxivId"))
@@ -358,13 +394,16 @@ async def submit_paper(request: Request) -> JSONResponse:
 )
 def similar_papers(
     request: Request,
-    arxiv_id: Annotated[str, Path(description="arXiv id.", examples=["2405.15738"])],
-    limit: Annotated[int, Query(ge=1, le=50, description="Papers to return, 1 to 50.")] = 10,
+    arxiv_id: Annotated[ArxivRef, Path(description="arXiv id.", examples=["2405.15738"])],
+    limit: Annotated[
+        SimilarLimit, Query(description=f"Papers to return, 1 to {MAX_SIMILAR}.")
+    ] = 10,
 ) -> JSONResponse:
     """Papers nearest in meaning to this one, each with its similarity and shared words."""
     canonical = parse_arxiv_id(arxiv_id).canonical
     service: SearchService = request.app.state.search
-    found = service.similar(canonical, limit)
+    viewer = current_user(request)
+    found = service.similar(canonical, limit, include_hidden=bool(viewer and viewer.is_admin))
     counts = request.app.state.store.vote_counts([s.paper.id for s in found])
     body = []
     for item in found:
@@ -389,7 +428,7 @@ def similar_papers(
 def paper(
     request: Request,
     arxiv_id: Annotated[
-        str,
+        ArxivRef,
         Path(
             description="arXiv id, with or without version: 2401.12345, 2401.12345v2, "
             "hep-th/9901001.",
@@ -429,8 +468,21 @@ def _check_ingest_token(request: Request) -> None:
         raise Forbidden("a valid 'Authorization: Bearer <ingest token>' header is required")
 
 
+_PUSH_BODY: dict[str, Any] = {
+    "oneOf": [
+        {"type": "array", "items": {"type": "object"}},
+        {"type": "object"},
+    ]
+}
+
+
 @router.post(
     "/papers/import",
+    openapi_extra=_json_body(
+        _PUSH_BODY,
+        "Papers in any shape `paperboy import` reads (Hugging Face daily papers, arXiv "
+        "records), one object or a list of up to 1,000.",
+    ),
     response_model=PushResult,
     responses={**_BAD_REQUEST, 403: {"model": ApiError, "description": "No valid token."}},
     summary="Push papers (any shape `paperboy import` reads) into the store",
@@ -438,7 +490,7 @@ def _check_ingest_token(request: Request) -> None:
 async def import_papers(
     request: Request,
     date: Annotated[
-        str | None, Query(description="Feed day for items that carry none (YYYY-MM-DD).")
+        PeriodText | None, Query(description="Feed day for items that carry none (YYYY-MM-DD).")
     ] = None,
 ) -> JSONResponse:
     from starlette.concurrency import run_in_threadpool
@@ -450,8 +502,8 @@ async def import_papers(
     feed_day = period.start if period is not None else None
     try:
         body = json.loads(await request.body())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not JSON: {exc}", "body") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5,000-digit number
+        raise BadRequest(f"the body is not JSON: {exc}", "body") from None
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_ITEMS:
         raise BadRequest(f"at most {MAX_ITEMS} items per request, got {len(items)}", "body")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from paperboy.search import open_search
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
 from paperboy.web.auth import AuthMiddleware, is_secure
+from paperboy.web.bodies import RequestLimits
 from paperboy.web.cache import ResponseCache
 
 CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import", "/unsubscribe")
@@ -69,6 +70,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 operation.get("responses", {}).pop("422", None)
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
+        from paperboy.web.errors import document_api_errors
+
+        document_api_errors(schema)  # 400, 401, 413 with ApiError bodies
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -79,14 +83,14 @@ def create_app(
     today: Callable[[], date] | None = None,
 ) -> FastAPI:
     """Build the app. ``today`` is injectable so tests can pin what 'New' means."""
-    from paperboy.web import api, errors, pages
+    from paperboy.web import api, apidocs, errors, headers, pages
 
     app = FastAPI(
         title=f"{settings.site_name} API",
         version=__version__,
         description="Daily research papers with community upvotes. "
         "The /api/daily_papers and /api/papers routes follow Hugging Face's Papers API.",
-        docs_url="/api/docs",
+        docs_url=None,  # web/apidocs.py serves /api/docs from the package, not a CDN
         redoc_url=None,
     )
     zone = ZoneInfo(settings.timezone)
@@ -98,11 +102,12 @@ def create_app(
     app.state.accounts = Accounts(
         app.state.store.accounts,
         Signer(app.state.secret),
-        LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+        LoginPolicy.from_settings(settings),
     )
     if settings.search_preload:
         threading.Thread(target=app.state.search.warm, name="search-warm", daemon=True).start()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    apidocs.install(app)
     errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     for router in community_routers():
@@ -122,6 +127,8 @@ def create_app(
         today=lambda: app.state.today(),
         max_staleness=settings.response_cache_seconds,
     )
+    app.add_middleware(RequestLimits, push_max_bytes=settings.push_max_bytes)  # web/bodies.py
+    headers.install(app)  # outermost: on every response, cached and error ones included
     return app
 
 

@@ -2,12 +2,18 @@
 
 - A browser logs in and gets ``pb_session``: a random value whose SHA-256 names a server-side
   session row (HttpOnly, SameSite=Lax, Secure over HTTPS). Logging out deletes the row.
-- Scripts send ``Authorization: Bearer pb_...`` (an API token, stored hashed).
+- Scripts send ``Authorization: Bearer pb_...`` (an API token, stored hashed). A token has
+  scopes: ``read`` (GET and HEAD only), ``write`` (also POST, PUT, PATCH, DELETE: else 403) and
+  ``admin`` (moderation: a token without it acts as a user who is not a moderator, so every
+  ``is_admin`` check and :func:`require_admin` hold for it). Any other bearer credential is a
+  401, except on the paths named in ``foreign_bearer`` (the push-ingest route, which checks its
+  own token).
 - Every state-changing request made with a cookie, or with no credentials at all, must carry a
   CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``): an HMAC of the session
   value, or of a random ``pb_csrf`` cookie for visitors who are not logged in. Requests that
-  authenticate with a bearer token carry no ambient credentials and need none. The check runs
-  before any route, so a new route cannot forget it.
+  authenticate with a valid API token carry no ambient credentials and need none. The check
+  runs before any route, so a new route cannot forget it. The body of every state-changing
+  request but the push-ingest route's is read here and capped at ``MAX_FORM_BYTES``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
@@ -60,6 +67,20 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+_BAD_TOKEN = (
+    "Invalid or revoked API token: send 'Authorization: Bearer pb_...' with a live token "
+    "from /settings, or no Authorization header."
+)
+_READ_ONLY = (
+    "This API token may only read (scope: read). To change anything, make a token with the "
+    "write scope on /settings."
+)
+
+
 class AuthMiddleware:
     def __init__(
         self,
@@ -69,12 +90,14 @@ class AuthMiddleware:
         secret: Callable[[], str],
         secure: Callable[[Scope], bool],
         exempt: tuple[str, ...] = (),
+        foreign_bearer: tuple[str, ...] = ("/api/papers/import",),
     ) -> None:
         self.app = app
         self.accounts = accounts
         self.secret = secret
         self.secure = secure
         self.exempt = exempt
+        self.foreign_bearer = foreign_bearer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,16 +108,28 @@ class AuthMiddleware:
         store = self.accounts()
         user: User | None = None
         via: str | None = None
+        scopes: tuple[str, ...] | None = None
+        path: str = scope["path"]
         scheme, _, bearer = (_header(scope, b"authorization") or "").partition(" ")
         bearer = bearer.strip()
-        if scheme.lower() == "bearer" and bearer.startswith("pb_"):
-            user = await run_in_threadpool(store.api_token_user, bearer)
-            if user is None:
-                await self._refuse(scope, receive, send, 401, "Invalid or revoked API token.")
+        if scheme.lower() == "bearer" and _under(path, self.foreign_bearer):
+            via = "bearer"  # the push-ingest token: the route checks it
+        elif scheme.lower() == "bearer":
+            found = (
+                await run_in_threadpool(store.api_token_auth, bearer)
+                if bearer.startswith("pb_")
+                else None
+            )
+            if found is None:
+                await self._refuse(scope, receive, send, 401, _BAD_TOKEN, bearer=True)
                 return
+            user, scopes = found
+            if user.is_admin and "admin" not in scopes:
+                user = replace(user, is_admin=False)
             via = "token"
-        elif scheme.lower() == "bearer" and bearer:
-            via = "bearer"  # another bearer credential (the ingest token): the route checks it
+            if scope["method"] in UNSAFE and "write" not in scopes:
+                await self._refuse(scope, receive, send, 403, _READ_ONLY)
+                return
         session_token = cookies.get(SESSION_COOKIE)
         if via is None and session_token:
             user = await run_in_threadpool(store.session_user, session_token)
@@ -110,10 +145,16 @@ class AuthMiddleware:
             session_token=session_token if via == "session" else None,
             csrf_token=csrf_for(secret, seed or new_anon or ""),
             csrf_used=False,
+            token_scopes=scopes,
         )
-        if scope["method"] in UNSAFE and via not in ("token", "bearer"):
-            path: str = scope["path"]
-            if not any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exempt):
+        if scope["method"] in UNSAFE and via == "token":
+            body = await _read_body(receive)
+            if body is None:
+                await self._refuse(scope, receive, send, 413, "The request body is too large.")
+                return
+            receive = _replay(body)
+        elif scope["method"] in UNSAFE and via != "bearer":
+            if not _under(path, self.exempt):
                 body = await _read_body(receive)
                 if body is None:
                     await self._refuse(scope, receive, send, 413, "The form is too large.")
@@ -147,7 +188,14 @@ class AuthMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
     async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, status: int, message: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        message: str,
+        *,
+        bearer: bool = False,
     ) -> None:
         from paperboy.web.errors import error_response, wants_json
 
@@ -156,6 +204,8 @@ class AuthMiddleware:
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:
             response = error_response(request, status, message)
+        if bearer:
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         await response(scope, receive, send)
 
 
@@ -219,10 +269,17 @@ def require_user(request: Request) -> User:
 
 
 def require_admin(request: Request) -> User:
-    """The signed-in user if a moderator; ``LoginRequired`` or ``Forbidden`` otherwise."""
+    """The signed-in user if a moderator (with an API token: one with the admin scope);
+    ``LoginRequired`` or ``Forbidden`` otherwise."""
     from paperboy.web.errors import Forbidden
 
     user = require_user(request)
+    scopes = getattr(request.state, "token_scopes", None)
+    if getattr(request.state, "auth_via", None) == "token" and "admin" not in (scopes or ()):
+        raise Forbidden(
+            "This API token has no admin scope: moderation with a token needs one made with "
+            "the admin scope on /settings."
+        )
     if not user.is_admin:
         raise Forbidden("Only moderators can do this.")
     return user

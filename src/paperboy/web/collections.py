@@ -7,10 +7,10 @@ JavaScript. A private collection is answered, to anyone but its owner, exactly a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperboy.community.collections import (
@@ -26,9 +26,13 @@ from paperboy.store.collections import Collection
 from paperboy.web import errors
 from paperboy.web.auth import current_user, require_user, safe_next
 from paperboy.web.pages import PAPER_PANELS, NavLink
+from paperboy.web.params import MAX_ID, ArxivRef, Id, Name, Page, PerPage
 from paperboy.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+
+CollectionId = Annotated[Id, Path()]
+PaperPath = Annotated[ArxivRef, Path()]
 
 PER_PAGE = 20
 API_PER_PAGE = 100
@@ -100,7 +104,7 @@ def create_collection(
 
 @router.get("/collections/{collection_id:int}", response_class=HTMLResponse)
 def show_collection(
-    request: Request, collection_id: int, page: int = Query(1, ge=1, le=100_000)
+    request: Request, collection_id: CollectionId, page: Annotated[Page, Query()] = 1
 ) -> HTMLResponse:
     """A collection's papers with their notes; the owner also gets the forms to change it."""
     user = current_user(request)
@@ -131,7 +135,7 @@ def show_collection(
 
 
 @router.get("/users/{username}/collections", response_class=HTMLResponse)
-def user_collections(request: Request, username: str) -> HTMLResponse:
+def user_collections(request: Request, username: Annotated[Name, Path()]) -> HTMLResponse:
     """Someone's public collections."""
     owner = request.app.state.store.accounts.user_by_name(username)
     if owner is None or owner.hidden:
@@ -146,6 +150,19 @@ def user_collections(request: Request, username: str) -> HTMLResponse:
 # -- forms ------------------------------------------------------------------------------------
 
 
+def _form_id(value: str) -> int | None:
+    """A collection id typed in a form; None when there is none. One past any table's ids
+    (0) when it is too large to be one, so the service answers "no such collection"."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_ID)):  # no int() of a 4,301-digit number (ValueError)
+        return 0
+    number = int(digits)
+    return number if number <= MAX_ID else 0
+
+
 @router.post("/collections/save")
 def save_to_collection(
     request: Request,
@@ -156,7 +173,7 @@ def save_to_collection(
 ) -> Response:
     """The paper page's form: into one of the user's collections, or a new one by name."""
     user = require_user(request)
-    chosen = int(collection_id) if collection_id.strip().isdigit() else None
+    chosen = _form_id(collection_id)
     with errors.refusals():
         collections = service(request)
         canonical = collections.paper_id(paper_id)
@@ -167,7 +184,7 @@ def save_to_collection(
 @router.post("/collections/{collection_id:int}/edit")
 def edit_collection(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     name: str = Form(""),
     description: str = Form(""),
     public: str | None = Form(None),
@@ -179,7 +196,7 @@ def edit_collection(
 
 
 @router.post("/collections/{collection_id:int}/delete")
-def delete_collection(request: Request, collection_id: int) -> Response:
+def delete_collection(request: Request, collection_id: CollectionId) -> Response:
     user = require_user(request)
     with errors.refusals():
         service(request).delete(user, collection_id)
@@ -189,7 +206,7 @@ def delete_collection(request: Request, collection_id: int) -> Response:
 @router.post("/collections/{collection_id:int}/items")
 def add_item(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     paper_id: str = Form(""),
     note: str = Form(""),
     next: str = Form(""),  # noqa: A002  (the form field's name)
@@ -204,8 +221,8 @@ def add_item(
 @router.post("/collections/{collection_id:int}/items/{arxiv_id:path}/note")
 def edit_note(
     request: Request,
-    collection_id: int,
-    arxiv_id: str,
+    collection_id: CollectionId,
+    arxiv_id: PaperPath,
     note: str = Form(""),
     next: str = Form(""),  # noqa: A002
 ) -> Response:
@@ -218,8 +235,8 @@ def edit_note(
 @router.post("/collections/{collection_id:int}/items/{arxiv_id:path}/remove")
 def remove_item(
     request: Request,
-    collection_id: int,
-    arxiv_id: str,
+    collection_id: CollectionId,
+    arxiv_id: PaperPath,
     next: str = Form(""),  # noqa: A002
 ) -> Response:
     user = require_user(request)
@@ -238,9 +255,9 @@ def _iso(value: Any) -> str | None:
 @router.get("/api/collections/{collection_id:int}")
 def collection_json(
     request: Request,
-    collection_id: int,
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int = Query(API_PER_PAGE, ge=1, le=API_PER_PAGE),
+    collection_id: CollectionId,
+    page: Annotated[Page, Query()] = 1,
+    per_page: Annotated[PerPage, Query()] = API_PER_PAGE,
 ) -> JSONResponse:
     """A collection with one page of its papers (same visibility as the page)."""
     with errors.refusals():

@@ -34,9 +34,13 @@ from paperboy.web.api import ApiError
 from paperboy.web.auth import current_user
 from paperboy.web.errors import BadRequest, refusals
 from paperboy.web.pages import PAPER_PANELS
+from paperboy.web.params import ArxivRef, Id
 from paperboy.web.templating import templates
 
 router = APIRouter()
+
+CommentId = Annotated[Id, Path()]
+PaperPath = Annotated[ArxivRef, Path()]
 
 
 def comment_service(request: Request) -> rules.CommentService:
@@ -123,7 +127,9 @@ def _to_login(request: Request, paper_id: str) -> Response:
 
 
 @router.post("/papers/{arxiv_id:path}/comments", include_in_schema=False)
-def post_comment(request: Request, arxiv_id: str, body: Annotated[str, Form()] = "") -> Response:
+def post_comment(
+    request: Request, arxiv_id: PaperPath, body: Annotated[str, Form()] = ""
+) -> Response:
     paper_id = parse_arxiv_id(arxiv_id).canonical
     service = comment_service(request)
     user = current_user(request)
@@ -151,22 +157,24 @@ def _comment_action(
 
 
 @router.post("/comments/{comment_id:int}/edit", include_in_schema=False)
-def edit_comment(request: Request, comment_id: int, body: Annotated[str, Form()] = "") -> Response:
+def edit_comment(
+    request: Request, comment_id: CommentId, body: Annotated[str, Form()] = ""
+) -> Response:
     return _comment_action(request, comment_id, lambda s, u: s.edit(u, comment_id, body))
 
 
 @router.post("/comments/{comment_id:int}/delete", include_in_schema=False)
-def delete_comment(request: Request, comment_id: int) -> Response:
+def delete_comment(request: Request, comment_id: CommentId) -> Response:
     return _comment_action(request, comment_id, lambda s, u: s.delete(u, comment_id))
 
 
 @router.post("/comments/{comment_id:int}/hide", include_in_schema=False)
-def hide_comment(request: Request, comment_id: int) -> Response:
+def hide_comment(request: Request, comment_id: CommentId) -> Response:
     return _comment_action(request, comment_id, lambda s, u: s.set_hidden(u, comment_id, True))
 
 
 @router.post("/comments/{comment_id:int}/show", include_in_schema=False)
-def show_comment(request: Request, comment_id: int) -> Response:
+def show_comment(request: Request, comment_id: CommentId) -> Response:
     return _comment_action(request, comment_id, lambda s, u: s.set_hidden(u, comment_id, False))
 
 
@@ -199,7 +207,7 @@ def comment_json(comment: Comment) -> dict[str, Any]:
     }
 
 
-_PAPER_ID = Path(description="arXiv id.", examples=["2405.15738"])
+_PAPER_ID = Path(description="arXiv id.", examples=["2405.15738"], max_length=300)
 
 
 def _error(description: str) -> dict[str, Any]:

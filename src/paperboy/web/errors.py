@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperboy.community.errors import Refusal
@@ -109,6 +109,35 @@ def error_response(
     )
 
 
+_ANY_API_ERROR: dict[str, str] = {
+    "400": "A parameter or the body is malformed or out of range; `parameter` names it.",
+    "401": "The bearer token is invalid or revoked (or the route needs a user).",
+}
+_BODY_ERRORS: dict[str, str] = {
+    "413": "The body is larger than the limit (1 MiB; the push route: push_max_bytes).",
+}
+
+
+def document_api_errors(schema: dict[str, Any]) -> None:
+    """Declare in an OpenAPI ``schema`` the errors any ``/api`` operation can answer (with
+    ``ApiError`` bodies): 400 and 401 for every operation, 413 for those that take a body.
+    Routes declare their own (403, 404, 409, 429 ...) beside these; theirs are kept."""
+    ref = {"$ref": "#/components/schemas/ApiError"}
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            wanted = dict(_ANY_API_ERROR)
+            if "requestBody" in operation:
+                wanted.update(_BODY_ERRORS)
+            for status, description in wanted.items():
+                responses.setdefault(
+                    status,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidPeriod)
     async def _period(request: Request, exc: InvalidPeriod) -> Response:
@@ -151,15 +180,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
-        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path")]
-        parameter = ".".join(location) or None
+        where = first.get("loc", ())
+        location = [str(part) for part in where if part not in ("query", "path", "body")]
+        parameter = ".".join(location) or ("body" if where[:1] == ("body",) else None)
         message = f"invalid value for {parameter}: {first.get('msg', 'invalid')}"
+        if where[:1] == ("path",) and not wants_json(request):
+            # /collections/99999999999999999999 names nothing: a page says so, as for any id
+            return error_response(request, 404, f"Nothing lives at {request.url.path}.")
         return error_response(request, 400, message, parameter=parameter)
+
+    @app.exception_handler(RecursionError)
+    async def _deep(request: Request, exc: RecursionError) -> Response:
+        # RequestLimits refuses deeply nested JSON before any parser; this is the backstop.
+        return error_response(request, 400, "The request is nested too deeply.", parameter="body")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return error_response(request, 404, f"Nothing lives at {request.url.path}.")
-        if wants_json(request):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        return HTMLResponse(str(exc.detail), status_code=exc.status_code)
+        response = error_response(request, exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response

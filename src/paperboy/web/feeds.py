@@ -13,10 +13,10 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
@@ -34,8 +34,19 @@ from paperboy.web.auth import current_user, login_url
 from paperboy.web.collections import service
 from paperboy.web.errors import refusals
 from paperboy.web.pages import search_text
+from paperboy.web.params import (
+    DateFilterText,
+    FeedSearchText,
+    FilterText,
+    Id,
+    PeriodText,
+    Word,
+)
 
 router = APIRouter(include_in_schema=False)
+
+CollectionId = Annotated[Id, Path()]
+Format = Annotated[Word, Path()]
 
 FORMATS = {"rss": (rss, RSS_TYPE), "atom": (atom, ATOM_TYPE)}
 DAILY_ITEMS = 200
@@ -110,7 +121,7 @@ def _midnight(day: date) -> datetime:
 
 @router.get("/feeds/daily.{fmt}")
 def daily(
-    request: Request, fmt: str, day: str | None = Query(None, alias="date", max_length=20)
+    request: Request, fmt: Format, day: Annotated[PeriodText | None, Query(alias="date")] = None
 ) -> Response:
     """The papers of one day (the latest with papers, or ``?date=YYYY-MM-DD``), in the order
     of the daily page."""
@@ -151,7 +162,7 @@ def trending_papers(request: Request, window: str, limit: int) -> tuple[list[Any
 
 
 @router.get("/feeds/trending.{fmt}")
-def trending(request: Request, fmt: str, window: str = Query("week", max_length=10)) -> Response:
+def trending(request: Request, fmt: Format, window: Word = "week") -> Response:
     """What is trending over a window (``day``, ``week`` or ``month``)."""
     fmt = _format(fmt)
     if window not in WINDOWS:
@@ -175,7 +186,7 @@ def trending(request: Request, fmt: str, window: str = Query("week", max_length=
 
 
 @router.get("/collections/{collection_id:int}/feed.{fmt}")
-def collection_feed(request: Request, collection_id: int, fmt: str) -> Response:
+def collection_feed(request: Request, collection_id: CollectionId, fmt: Format) -> Response:
     """A public collection, newest added first; each entry's summary starts with its note.
     A private collection has no feed (404 for everyone, its owner included)."""
     fmt = _format(fmt)
@@ -207,13 +218,13 @@ def collection_feed(request: Request, collection_id: int, fmt: str) -> Response:
 @router.get("/search/feed.{fmt}")
 def search_feed(
     request: Request,
-    fmt: str,
-    q: str = Query("", max_length=2000),
-    mode: str = "hybrid",
-    cat: str = Query("", max_length=200),
-    author: str = Query("", max_length=200),
-    since: str = Query("", max_length=20),
-    until: str = Query("", max_length=20),
+    fmt: Format,
+    q: FeedSearchText = "",
+    mode: Word = "hybrid",
+    cat: FilterText = "",
+    author: FilterText = "",
+    since: DateFilterText = "",
+    until: DateFilterText = "",
 ) -> Response:
     """The newest of a search's best results: the top matches, newest published first."""
     fmt = _format(fmt)
@@ -289,7 +300,7 @@ def bibtex_list(request: Request, ids: str = Query("", max_length=20_000)) -> Re
 
 
 @router.get("/collections/{collection_id:int}.bib")
-def collection_bibtex(request: Request, collection_id: int) -> Response:
+def collection_bibtex(request: Request, collection_id: CollectionId) -> Response:
     """BibTeX for every paper of a collection (same visibility as its page)."""
     user = current_user(request)
     collections = service(request)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
@@ -23,9 +23,13 @@ from paperboy.store.comments import CommentStore
 from paperboy.store.sql import SQLStore
 from paperboy.web.auth import require_admin, safe_next
 from paperboy.web.errors import BadRequest, NotFound
+from paperboy.web.params import ArxivRef, Id, Page, Word
 from paperboy.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+
+UserId = Annotated[Id, Path()]
+PaperPath = Annotated[ArxivRef, Path()]
 
 PAGE_SIZE = 50
 MAX_REASON = 500
@@ -121,9 +125,9 @@ def dashboard(request: Request) -> HTMLResponse:
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_log(
     request: Request,
-    action: Annotated[str, Query(max_length=64)] = "",
-    actor: Annotated[str, Query(max_length=64)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    action: Annotated[Word, Query()] = "",
+    actor: Annotated[Word, Query()] = "",
+    page: Annotated[Page, Query()] = 1,
 ) -> HTMLResponse:
     require_admin(request)
     store = _store(request)
@@ -158,7 +162,7 @@ def audit_log(
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
+def users_page(request: Request, page: Annotated[Page, Query()] = 1) -> HTMLResponse:
     admin = require_admin(request)
     store = _store(request)
     users = store.accounts.list_users(offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
@@ -191,14 +195,14 @@ def _set_user_hidden(request: Request, user_id: int, hidden: bool, next_url: str
 
 @router.post("/admin/users/{user_id:int}/hide")
 def hide_user(
-    request: Request, user_id: int, next_url: Annotated[str, Form(alias="next")] = ""
+    request: Request, user_id: UserId, next_url: Annotated[str, Form(alias="next")] = ""
 ) -> Response:
     return _set_user_hidden(request, user_id, True, next_url)
 
 
 @router.post("/admin/users/{user_id:int}/show")
 def show_user(
-    request: Request, user_id: int, next_url: Annotated[str, Form(alias="next")] = ""
+    request: Request, user_id: UserId, next_url: Annotated[str, Form(alias="next")] = ""
 ) -> Response:
     return _set_user_hidden(request, user_id, False, next_url)
 
@@ -217,10 +221,12 @@ def _set_paper_hidden(request: Request, arxiv_id: str, hidden: bool, reason: str
 
 
 @router.post("/papers/{arxiv_id:path}/hide")
-def hide_paper(request: Request, arxiv_id: str, reason: Annotated[str, Form()] = "") -> Response:
+def hide_paper(
+    request: Request, arxiv_id: PaperPath, reason: Annotated[str, Form()] = ""
+) -> Response:
     return _set_paper_hidden(request, arxiv_id, True, reason)
 
 
 @router.post("/papers/{arxiv_id:path}/show")
-def show_paper(request: Request, arxiv_id: str) -> Response:
+def show_paper(request: Request, arxiv_id: PaperPath) -> Response:
     return _set_paper_hidden(request, arxiv_id, False, "")

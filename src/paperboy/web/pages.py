@@ -10,21 +10,30 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
-from paperboy.errors import InvalidArxivId, PaperNotFound
+from paperboy.errors import InvalidArxivId, InvalidPeriod, PaperNotFound
 from paperboy.feed import FeedView, Period, daily_feed, parse_period, period_of
 from paperboy.models import Paper
 from paperboy.search.highlight import highlight
 from paperboy.search.service import MODES, Mode, SearchService
 from paperboy.store.base import Store
 from paperboy.web.auth import csrf_input, csrf_token, current_user, login_url
+from paperboy.web.params import (
+    ArxivRef,
+    DateFilterText,
+    FilterText,
+    Page,
+    PeriodText,
+    SearchText,
+    Word,
+)
 from paperboy.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -70,6 +79,10 @@ def site_context(request: Request) -> dict[str, Any]:
     except Exception:  # an error page must render even when the store is down
         latest = None
     nav_day = latest or today
+    try:
+        week_query, month_query = (period_of(k, nav_day).query() for k in ("week", "month"))
+    except InvalidPeriod:  # a feed day at the calendar's very end: link to today's instead
+        week_query, month_query = (period_of(k, today).query() for k in ("week", "month"))
     return {
         "site_name": state.settings.site_name,
         "user": current_user(request),
@@ -77,8 +90,8 @@ def site_context(request: Request) -> dict[str, Any]:
         "csrf_token": lambda: csrf_token(request),
         "login_url": lambda: login_url(request),
         "today": today,
-        "week_query": period_of("week", nav_day).query(),
-        "month_query": period_of("month", nav_day).query(),
+        "week_query": week_query,
+        "month_query": month_query,
     }
 
 
@@ -159,7 +172,7 @@ def _feed_page(request: Request, period: Period | None, page: int) -> HTMLRespon
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
+def home(request: Request, page: Annotated[Page, Query()] = 1) -> HTMLResponse:
     """The latest day that has papers."""
     return _feed_page(request, None, page)
 
@@ -167,17 +180,17 @@ def home(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
 @router.get("/papers", response_class=HTMLResponse)
 def papers(
     request: Request,
-    day: str | None = Query(None, alias="date"),
-    week: str | None = None,
-    month: str | None = None,
-    page: int = Query(1, ge=1),
+    day: Annotated[PeriodText | None, Query(alias="date")] = None,
+    week: PeriodText | None = None,
+    month: PeriodText | None = None,
+    page: Annotated[Page, Query()] = 1,
 ) -> HTMLResponse:
     """One day (``date=YYYY-MM-DD``), ISO week (``week=YYYY-Www``) or month (``month=YYYY-MM``)."""
     return _feed_page(request, parse_period(day, week, month), page)
 
 
 @router.get("/open")
-def open_paper(ref: str = Query("", alias="id")) -> Response:
+def open_paper(ref: Annotated[ArxivRef, Query(alias="id")] = "") -> Response:
     """The header box: an arXiv id, ``arXiv:`` reference or arxiv.org URL opens that paper."""
     if not ref.strip():
         return RedirectResponse("/", status_code=303)
@@ -186,7 +199,7 @@ def open_paper(ref: str = Query("", alias="id")) -> Response:
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
-def paper(request: Request, arxiv_id: str) -> Response:
+def paper(request: Request, arxiv_id: Annotated[ArxivRef, Path()]) -> Response:
     """One paper: abstract, authors, dates, links and BibTeX."""
     parsed = parse_arxiv_id(arxiv_id)
     if arxiv_id != parsed.canonical:
@@ -206,7 +219,7 @@ def paper(request: Request, arxiv_id: str) -> Response:
         "arxiv": parsed,
         "entries": entries,
         "bibtex": bibtex(found),
-        "similar": service.similar(parsed.canonical, 8),
+        "similar": service.similar(parsed.canonical, 8, include_hidden=True),  # checked above
         "day_link": lambda day: f"/papers?{period_of('day', day).query()}",
         "hidden": hidden.hidden_at is not None if hidden is not None else False,
     }
@@ -236,13 +249,13 @@ def search_text(q: str, filters: dict[str, str]) -> str:
 @router.get("/search", response_class=HTMLResponse)
 def search(
     request: Request,
-    q: str = Query("", max_length=20_000),
-    mode: str = "hybrid",
-    cat: str = Query("", max_length=200),
-    author: str = Query("", max_length=200),
-    since: str = Query("", max_length=20),
-    until: str = Query("", max_length=20),
-    page: int = Query(1, ge=1, le=1000),
+    q: SearchText = "",
+    mode: Word = "hybrid",
+    cat: FilterText = "",
+    author: FilterText = "",
+    since: DateFilterText = "",
+    until: DateFilterText = "",
+    page: Page = 1,
 ) -> Response:
     """Search results with highlights, reasons, filters and pages. An arXiv id opens the paper."""
     filters = {"cat": cat, "author": author, "since": since, "until": until}

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +34,7 @@ from paperboy.store import SQLStore
 from paperboy.web.auth import current_user, require_user, safe_next
 from paperboy.web.errors import BadRequest, Forbidden
 from paperboy.web.pages import PAPER_PANELS, NavLink
+from paperboy.web.params import ArxivRef, Page, Word
 from paperboy.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -102,7 +103,7 @@ def cast_vote(request: Request, arxiv_id: str, on: bool) -> VoteOutcome:
 @router.post("/papers/{arxiv_id:path}/vote")
 def vote(
     request: Request,
-    arxiv_id: str,
+    arxiv_id: Annotated[ArxivRef, Path()],
     choice: str = Form("", alias="vote"),
     next_url: str = Form("", alias="next"),
 ) -> Response:
@@ -184,8 +185,8 @@ for _panel in (paper_votes_panel, paper_trending_panel):
 @router.get("/papers/trending", response_class=HTMLResponse)
 def trending(
     request: Request,
-    window: str = Query(DEFAULT_WINDOW, max_length=10),
-    page: int = Query(1, ge=1, le=10_000),
+    window: Annotated[Word, Query()] = DEFAULT_WINDOW,
+    page: Annotated[Page, Query()] = 1,
 ) -> HTMLResponse:
     """Papers ranked by trending score within the day, week (default) or month."""
     if window not in WINDOWS:

@@ -2,20 +2,30 @@
 (function () {
   "use strict";
 
+  // KaTeX's options for every formula on the site: comments, titles and abstracts are text
+  // anyone can write, so sizes are capped (\rule{3000em}{3000em} draws at most 5em a side),
+  // macro expansion is bounded, commands that need trust (\href, \url, \includegraphics,
+  // \htmlClass...) are refused, and a bad formula shows as an error, never an exception.
+  var MATH_OPTIONS = {
+    delimiters: [
+      { left: "$$", right: "$$", display: true },
+      { left: "$", right: "$", display: false },
+      { left: "\\(", right: "\\)", display: false }
+    ],
+    maxSize: 5,
+    maxExpand: 200,
+    trust: false,
+    strict: "ignore",
+    throwOnError: false
+  };
+
   function renderMath(root) {
     if (typeof window.renderMathInElement !== "function") return;
     var scope = root || document;
     var found = Array.prototype.slice.call(scope.querySelectorAll(".tex"));
     if (scope.classList && scope.classList.contains("tex")) found.unshift(scope);
     found.forEach(function (el) {
-      window.renderMathInElement(el, {
-        delimiters: [
-          { left: "$$", right: "$$", display: true },
-          { left: "$", right: "$", display: false },
-          { left: "\\(", right: "\\)", display: false }
-        ],
-        throwOnError: false
-      });
+      window.renderMathInElement(el, MATH_OPTIONS);
     });
   }
 

@@ -1,0 +1,92 @@
+"""What the subscription pages share: the service of the request's app, rendering without
+caching, redirects, link errors, and the subscribe form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paperboy.community.accounts import AccountError
+from paperboy.digest.models import FREQUENCIES
+from paperboy.digest.subscribe import (
+    MAX_ALERT_CHARS,
+    MAX_UPVOTES,
+    Choices,
+    SubscriptionService,
+    parse_choices,
+)
+from paperboy.search.service import MODES
+from paperboy.web.auth import current_user
+from paperboy.web.errors import error_response
+from paperboy.web.templating import templates
+
+FormText = Annotated[str, Form()]
+
+
+def service_of(request: Request) -> SubscriptionService:
+    state = request.app.state
+    return SubscriptionService(state.settings, state.store, state.secret)
+
+
+def render_page(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def link_error(request: Request, exc: AccountError, title: str) -> Response:
+    response = error_response(request, 400, str(exc), title=title)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def quote_token(token: str) -> str:
+    return quote(token, safe="")
+
+
+def form_choices(frequency: str, categories: str, min_upvotes: str, trending: str) -> Choices:
+    return parse_choices(frequency, categories, min_upvotes, trending in ("on", "1", "true", "yes"))
+
+
+def choice_form(choices: Choices) -> dict[str, Any]:
+    return {
+        "frequency": choices.frequency,
+        "categories": ", ".join(choices.categories),
+        "min_upvotes": str(choices.min_upvotes),
+        "trending": choices.include_trending,
+    }
+
+
+def base_context() -> dict[str, Any]:
+    return {
+        "frequencies": FREQUENCIES,
+        "max_upvotes": MAX_UPVOTES,
+        "max_alert": MAX_ALERT_CHARS,
+        "modes": MODES,
+    }
+
+
+def subscribe_page(
+    request: Request,
+    *,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    user = current_user(request)
+    existing = service_of(request).subscription_of(user) if user is not None else None
+    return render_page(
+        request,
+        "subscribe.html",
+        {**base_context(), "form": form, "errors": errors or {}, "existing": existing},
+        status_code=status_code,
+    )
