@@ -181,6 +181,14 @@ def test_every_api_operation_holds_with_a_bearer_token_of_every_scope(target: Ta
     assert all(count > 0 for count in report.examples.values()), report.examples
 
 
+def test_every_api_operation_answers_a_declared_401_to_a_revoked_token(
+    target: Target,
+) -> None:
+    report = fuzz(target.schema, {"Authorization": "Bearer pb_revoked-or-never-made"})
+    _summary("invalid bearer token", report)
+    assert not report.failures, report.describe()
+
+
 def test_the_push_route_holds_with_the_ingest_token(target: Target) -> None:
     report = fuzz(
         target.schema,

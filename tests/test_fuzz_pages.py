@@ -208,8 +208,22 @@ class Attempt:
         )
 
 
+def _fill(path: str, values: dict[Param, str]) -> str:
+    """``path`` with each placeholder replaced by its value, percent-encoded (a ``path``
+    converter keeps its slashes)."""
+    for param, value in values.items():
+        if param.where == "path":
+            placeholder = (
+                "{" + param.name + (f":{param.converter}" if param.converter else "") + "}"
+            )
+            encoded = quote(value, safe="/" if param.converter == "path" else "")
+            path = path.replace(placeholder, encoded)
+    return path
+
+
 def attempts(route: Route, ordinary: dict[str, str]) -> Iterator[Attempt]:
-    """The ordinary request, then each parameter in turn set to each of its hostile values."""
+    """The ordinary request, then each parameter in turn set to each of its hostile values;
+    for a POST, last, the ordinary path with a 100,000-deep JSON body."""
     base = {p: _ordinary(p, ordinary) for p in route.params}
     variants: list[dict[Param, str]] = [base]
     for param in route.params:
@@ -218,31 +232,12 @@ def attempts(route: Route, ordinary: dict[str, str]) -> Iterator[Attempt]:
                 continue  # the router's int converter never matches it: nothing to try
             variants.append({**base, param: value})
     for values in variants:
-        path = route.path
-        query: dict[str, str] = {}
-        form: dict[str, str] = {}
-        for param, value in values.items():
-            if param.where == "path":
-                safe = "/" if param.converter == "path" else ""
-                path = re.sub(
-                    r"\{" + param.name + r"(?::\w+)?\}",
-                    quote(value, safe=safe).replace("\\", ""),
-                    path,
-                )
-            elif param.where == "query":
-                query[param.name] = value
-            else:
-                form[param.name] = value
-        url = path + ("?" + urlencode(query) if query else "")
+        query = {p.name: v for p, v in values.items() if p.where == "query"}
+        form = {p.name: v for p, v in values.items() if p.where == "form"}
+        url = _fill(route.path, values) + ("?" + urlencode(query) if query else "")
         yield Attempt(route.method, url, form)
     if route.method == "POST":
-        path = route.path
-        for param in route.params:
-            if param.where == "path":
-                path = re.sub(
-                    r"\{" + param.name + r"(?::\w+)?\}", quote(base[param], safe="/"), path
-                )
-        yield Attempt("POST", path, json_body=DEEP_JSON)
+        yield Attempt("POST", _fill(route.path, base), json_body=DEEP_JSON)
 
 
 @dataclass
@@ -359,6 +354,27 @@ def test_the_crawler_sees_forms_paths_and_queries(site: Site) -> None:
         assert answer.status_code == 303
         # Without the token the same post is refused before the route.
         assert client.post(edit_url, data={"body": "Edited"}).status_code == 403
+
+
+def test_the_crawler_catches_a_route_that_breaks_past_a_bound() -> None:
+    """The crawl can fail: on a route that breaks at a hostile value, it says which."""
+    toy = FastAPI()
+
+    @toy.get("/toy/{n:int}", include_in_schema=False)
+    def fragile(n: int, q: str = "") -> dict[str, int]:
+        if n > 2**62 or "\x00" in q:
+            raise OverflowError("past the bound")
+        return {"n": n}
+
+    routes = html_routes(toy)
+    assert [route.label for route in routes] == ["GET /toy/{n:int}"]
+    problems = []
+    with TestClient(toy, raise_server_exceptions=False) as client:
+        for attempt in attempts(routes[0], {"n": "1", "q": "ok"}):
+            problem = _problem(client.get(attempt.url))
+            if problem is not None:
+                problems.append(attempt.url)
+    assert f"/toy/{2**63}?q=ok" in problems and "/toy/1?q=a%00b" in problems
 
 
 def _raw(server: LiveServer, request: bytes) -> bytes:

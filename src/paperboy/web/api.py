@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from paperboy import hfapi
 from paperboy.arxiv_ids import parse_arxiv_id
@@ -30,6 +30,7 @@ from paperboy.web.params import (
     MAX_DAILY_LIMIT,
     MAX_SEARCH_LIMIT,
     MAX_SIMILAR,
+    PUSH_BODY,
     ApiPage,
     ArxivRef,
     DailyLimit,
@@ -38,6 +39,8 @@ from paperboy.web.params import (
     SearchLimit,
     SearchText,
     SimilarLimit,
+    SubmitIn,
+    json_body,
 )
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -314,31 +317,11 @@ def remove_upvote(
     return _vote_json(request, arxiv_id, False)
 
 
-class SubmitIn(BaseModel):
-    """The body of ``POST /api/papers/submit`` (read by hand: either key will do)."""
-
-    paperId: str | None = Field(
-        default=None,
-        max_length=300,
-        description="arXiv id, `arXiv:` reference or arxiv.org URL.",
-        examples=["2401.12345"],
-    )
-    arxivId: str | None = Field(default=None, max_length=300, description="Same as paperId.")
-
-
-def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    """``openapi_extra`` documenting a JSON body that the route reads itself."""
-    content = {"application/json": {"schema": schema}}
-    return {"requestBody": {"required": True, "description": description, "content": content}}
-
-
 @router.post(
     "/papers/submit",
     summary="Submit a paper to today's daily feed",
     response_description="The new feed item, shaped like a Hugging Face /api/daily_papers item.",
-    openapi_extra=_json_body(
-        SubmitIn.model_json_schema(), 'For example {"paperId": "2401.12345"}.'
-    ),
+    openapi_extra=json_body(SubmitIn.model_json_schema(), 'For example {"paperId": "2401.12345"}.'),
     response_model=dict[str, Any],
     responses={
         **_BAD_REQUEST,
@@ -468,18 +451,10 @@ def _check_ingest_token(request: Request) -> None:
         raise Forbidden("a valid 'Authorization: Bearer <ingest token>' header is required")
 
 
-_PUSH_BODY: dict[str, Any] = {
-    "oneOf": [
-        {"type": "array", "items": {"type": "object"}},
-        {"type": "object"},
-    ]
-}
-
-
 @router.post(
     "/papers/import",
-    openapi_extra=_json_body(
-        _PUSH_BODY,
+    openapi_extra=json_body(
+        PUSH_BODY,
         "Papers in any shape `paperboy import` reads (Hugging Face daily papers, arXiv "
         "records), one object or a list of up to 1,000.",
     ),

@@ -12,9 +12,10 @@ on the daily papers, 1 to 120 on search); ids are positive and fit the id column
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from annotated_types import Ge, Le, MaxLen
+from pydantic import BaseModel, Field
 
 from paperboy.search.limits import MAX_PER_PAGE
 
@@ -78,3 +79,30 @@ Token = Annotated[str, MaxLen(1_000)]
 
 Note = Annotated[str, MaxLen(2_000)]
 """A short free text in a URL (a notice, a next-page path)."""
+
+
+# -- JSON bodies that routes read themselves (documented in the OpenAPI schema) ---------------
+
+
+class SubmitIn(BaseModel):
+    """The body of ``POST /api/papers/submit`` (read by hand: either key will do)."""
+
+    paperId: str | None = Field(
+        default=None,
+        max_length=300,
+        description="arXiv id, `arXiv:` reference or arxiv.org URL.",
+        examples=["2401.12345"],
+    )
+    arxivId: str | None = Field(default=None, max_length=300, description="Same as paperId.")
+
+
+PUSH_BODY: Final[dict[str, Any]] = {
+    "oneOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}]
+}
+"""The body of ``POST /api/papers/import``: one paper object or a list of them."""
+
+
+def json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body that the route reads itself."""
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
