@@ -101,13 +101,25 @@ def _mail_outcome(exc: MailError) -> str:
     return "failed"
 
 
-def _send_verification(request: Request, user: User) -> str:
-    """Mail the confirmation link: ``sent``, or ``failed``/``refused`` (logged)."""
-    token = accounts_of(request).verification_token(user)
+_LINK_MAILS = {
+    "verification": ("verification_token", mailer.send_verification, "verification mail"),
+    "reset": ("reset_token", mailer.send_password_reset, "password-reset mail"),
+    "sign-in": ("sign_in_token", mailer.send_sign_in, "sign-in link"),
+}
+"""Each mailed link: the ``Accounts`` method that signs its token, the mailer function that
+sends it, and its name in the log."""
+
+
+def _send_link(request: Request, user: User, kind: str) -> str:
+    """Mail ``user`` a signed link of ``kind`` (see ``_LINK_MAILS``): ``sent``, or
+    ``failed``/``refused`` (logged). Reset and sign-in links are sent after the answer went
+    out, so known and unknown addresses take as long."""
+    token_of, send, what = _LINK_MAILS[kind]
+    token = getattr(accounts_of(request), token_of)(user)
     try:
-        mailer.send_verification(settings_of(request), user, token)
+        send(settings_of(request), user, token)
     except MailError as exc:
-        log.warning("verification mail to user %s not sent: %s", user.id, exc)
+        log.warning("%s to user %s not sent: %s", what, user.id, exc)
         return _mail_outcome(exc)
     return "sent"
 
@@ -154,7 +166,7 @@ def signup(
     # No half-made account: one whose address cannot get mail, or whose mail broke in an
     # unforeseen way, is removed again. One whose mail may go later stays, and can resend.
     try:
-        outcome = _send_verification(request, user)
+        outcome = _send_link(request, user, "verification")
     except BaseException:
         store.accounts.delete_user(user.id)
         raise
@@ -185,7 +197,7 @@ def verify_resend(request: Request) -> Response:
     if user.email_verified:
         return redirect("/settings?notice=verified")
     limit_account_mail(request, user.email, asked=False)
-    outcome = _send_verification(request, user)
+    outcome = _send_link(request, user, "verification")
     return redirect(f"/verify/pending?mail={outcome}")
 
 
@@ -271,24 +283,6 @@ def logout(request: Request) -> Response:
 # -- mailed links: sign-in and forgotten passwords ---------------------------------------------
 
 
-def _send_reset(request: Request, user: User) -> None:
-    """Runs after the answer went out, so known and unknown addresses take as long."""
-    token = accounts_of(request).reset_token(user)
-    try:
-        mailer.send_password_reset(settings_of(request), user, token)
-    except MailError as exc:
-        log.warning("password-reset mail to user %s not sent: %s", user.id, exc)
-
-
-def _send_sign_in(request: Request, user: User) -> None:
-    """Like ``_send_reset``: after the answer, whether or not the address has an account."""
-    token = accounts_of(request).sign_in_token(user)
-    try:
-        mailer.send_sign_in(settings_of(request), user, token)
-    except MailError as exc:
-        log.warning("sign-in link to user %s not sent: %s", user.id, exc)
-
-
 def _address_form(
     request: Request, template: str, email: str, error: str | None = None
 ) -> HTMLResponse:
@@ -312,7 +306,7 @@ def _mail_link(
     limit_account_mail(request, address)
     user = accounts_of(request).user_by_address(address)
     if user is not None and not user.hidden:
-        background.add_task(_send_reset if kind == "reset" else _send_sign_in, request, user)
+        background.add_task(_send_link, request, user, kind)
     return render(request, sent, {"email": address})
 
 
