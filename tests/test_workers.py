@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import free_port
 from tests.demo import demo_record, rows_between
+from tests.served import Server, serve
 
 from paperboy.embed.jobs import load_embeddings
 from paperboy.ingest.files import demo_embeddings_path
@@ -27,28 +24,6 @@ from paperboy.store import open_store
 TOKEN = "workers-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DAY = "2025-03-03"
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def worker_pids(self) -> list[int]:
-        """The server's child processes (uvicorn's workers)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if not children.exists():
-            return []
-        pids = [int(pid) for pid in children.read_text().split()]
-        return [pid for pid in pids if b"resource_tracker" not in _cmdline(pid)]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def _populate(url: str, days: tuple[str, str], *, vectors: bool) -> dict[str, dict[str, Any]]:
@@ -64,39 +39,8 @@ def _populate(url: str, days: tuple[str, str], *, vectors: bool) -> dict[str, di
 
 
 def _serve(url: str, workers: int, tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {
-        **os.environ,
-        "PAPERBOY_INGEST_TOKEN": TOKEN,
-        "PAPERBOY_SEARCH_PRELOAD": "1",
-        "PAPERBOY_INDEX_DIR": str(tmp_path / "index"),
-    }
-    cmd = [str(Path(sys.executable).parent / "paperboy"), "serve", "--workers", str(workers)]
-    cmd += ["--port", str(port), "--database-url", url]
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(server.url + "/api/daily_papers", timeout=5).status_code == 200:
-                    if len(server.worker_pids()) >= workers:
-                        break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
-            time.sleep(0.3)
-        yield server
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    env = {"PAPERBOY_INGEST_TOKEN": TOKEN, "PAPERBOY_SEARCH_PRELOAD": "1"}
+    return serve(url, workers, tmp_path, env)
 
 
 @pytest.fixture
@@ -234,9 +178,12 @@ def test_four_workers_two_hundred_clients_no_errors_no_lost_writes(
             await asyncio.gather(*(_client(n, base, rows, stop, tally, words) for n in range(200)))
 
         asyncio.run(main())
+        log = server.log.read_text(errors="replace")
     total = sum(tally.requests.values())
     print(f"\nload: {total} requests in {seconds:.0f} s, {dict(tally.requests)}")
-    assert not tally.errors, f"{len(tally.errors)} errors, first: {tally.errors[:5]}"
+    assert not tally.errors, (
+        f"{len(tally.errors)} errors, first: {tally.errors[:5]}\nserver log:\n{log[-6000:]}"
+    )
     assert tally.requests["write"] > 0 and tally.requests["search"] > 0
     store = open_store(database_url)
     try:
