@@ -3,13 +3,16 @@ client address), the account forms, and reading links out of the mails."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from community import PASSWORD, form
@@ -24,35 +27,60 @@ NEW_PASSWORD = "a brand new passphrase"
 ClientFactory = Callable[..., TestClient]
 
 
+def mail_settings(database_url: str, smtp_sink: SmtpSink, base_url: str) -> dict[str, Any]:
+    """Settings values of an app on ``database_url`` whose mail goes to ``smtp_sink``."""
+    return {
+        "database_url": database_url,
+        "base_url": base_url,
+        "smtp_host": smtp_sink.host,
+        "smtp_port": smtp_sink.port,
+        "smtp_timeout": 5.0,
+        "mail_from": "Paperboy <robot@paperboy.test>",
+    }
+
+
+@contextlib.contextmanager
+def app_clients(
+    store: SQLStore,
+    values: dict[str, Any],
+    *,
+    today: date | None = None,
+    share_apps: bool = False,
+) -> Iterator[ClientFactory]:
+    """A maker of clients (each with no cookies yet) of apps on ``store`` with the settings
+    ``values``, overridden by the maker's keyword arguments; ``peer`` is the client's network
+    address (what rate limits count by). With ``share_apps``, clients with the same overrides
+    share one app (and so its rate limits). Every client is closed at the end."""
+    clients: list[TestClient] = []
+    apps: dict[tuple[tuple[str, Any], ...], FastAPI] = {}
+
+    def make(
+        *, client_url: str = "http://testserver", peer: str = "testclient", **overrides: Any
+    ) -> TestClient:
+        key = tuple(sorted(overrides.items()))
+        if not share_apps or key not in apps:
+            settings = Settings(**{**values, **overrides})
+            apps[key] = create_app(settings, store=store, today=(lambda: today) if today else None)
+        client = TestClient(apps[key], base_url=client_url, client=(peer, 50000))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
+
+
 @pytest.fixture(name="make_client")
 def make_client_fixture(
     database_url: str, store: SQLStore, smtp_sink: SmtpSink
 ) -> Iterator[ClientFactory]:
     """Clients of an app whose mail goes to the sink; ``peer`` is the client's network address
     (what rate limits count by); other keyword arguments override settings."""
-    clients: list[TestClient] = []
-
-    def make(
-        *, client_url: str = "http://testserver", peer: str = "testclient", **overrides: Any
-    ) -> TestClient:
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "base_url": BASE,
-            "smtp_host": smtp_sink.host,
-            "smtp_port": smtp_sink.port,
-            "smtp_timeout": 5.0,
-            "mail_from": "Paperboy <robot@paperboy.test>",
-            **overrides,
-        }
-        app = create_app(Settings(**values), store=store)
-        client = TestClient(app, base_url=client_url, client=(peer, 50000))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with app_clients(store, mail_settings(database_url, smtp_sink, BASE)) as make:
+        yield make
 
 
 @pytest.fixture(name="web")

@@ -1,8 +1,9 @@
 """A real HTTP server on loopback that answers like arXiv, from recorded responses.
 
-The production client is pointed at it through settings (``arxiv_api_url``, ``arxiv_oai_url``);
-nothing inside Paperboy is patched. Tests queue faults (``503`` with ``Retry-After``, a
-connection reset mid-body, a cut-off body, a slow answer, ...) that the next requests get.
+The production client is pointed at it through settings (``arxiv_api_url``, ``arxiv_oai_url``,
+``arxiv_rss_url``: :func:`replay_settings`); nothing inside Paperboy is patched. Tests queue
+faults (``503`` with ``Retry-After``, a connection reset mid-body, a cut-off body, a slow
+answer, ...) that the next requests get.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from paperboy.ingest.http import ArxivHttp
+    from paperboy.settings import Settings
+    from paperboy.store import SQLStore
+
+ATOM_RECORDINGS = "data/arxiv-fixtures/atom_api"
+"""The recorded arXiv API answers, by their path under ../shared (or tests/)."""
 
 
 @dataclass
@@ -176,3 +186,33 @@ def oai_error(code: str, message: str) -> bytes:
         '<request verb="ListRecords">https://oaipmh.arxiv.org/oai</request>'
         f'<error code="{code}">{message}</error></OAI-PMH>'
     ).encode()
+
+
+def replay_settings(replay: ArxivReplay, database_url: str, **values: Any) -> Settings:
+    """Settings with every arXiv address (API, OAI-PMH, RSS) on ``replay``, plus ``values``
+    (the pacing and retry settings a test wants: ``arxiv_min_interval``, ``arxiv_backoff``,
+    ``arxiv_timeout``, ``arxiv_retries``, ...)."""
+    from paperboy.settings import Settings
+
+    addresses = {
+        "arxiv_api_url": f"{replay.url}/api/query",
+        "arxiv_oai_url": f"{replay.url}/oai",
+        "arxiv_rss_url": f"{replay.url}/rss",
+    }
+    return Settings(**{"database_url": database_url, **addresses, **values})
+
+
+def recording_http(
+    settings: Settings, store: SQLStore, *, longest_sleep: float
+) -> tuple[ArxivHttp, list[float]]:
+    """The production arXiv client, and the list of every wait it asks for: a wait is
+    recorded, and slept for at most ``longest_sleep`` seconds (long waits are not sat out)."""
+    from paperboy.ingest.http import ArxivHttp
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(min(seconds, longest_sleep))
+
+    return ArxivHttp(settings, store, sleep=sleep), waits

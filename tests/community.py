@@ -1,14 +1,18 @@
-"""Helpers for tests of the community features: users, logged-in clients, CSRF tokens."""
+"""Helpers for tests of the community features: users, logged-in clients, CSRF tokens, and the
+few papers of one feed day they vote on, comment on and hide. (The users ``alice``, ``bob``,
+``admin`` and the admin's browser ``root`` are fixtures in conftest.py.)"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from paperboy.community.accounts import hash_password
 from paperboy.community.models import User
+from paperboy.models import FeedEntry, Paper, Record
 from paperboy.store import SQLStore
 from paperboy.web.auth import ANON_COOKIE, SESSION_COOKIE, csrf_for
 
@@ -52,3 +56,24 @@ def csrf_token(client: TestClient) -> str:
 def form(client: TestClient, **fields: Any) -> dict[str, Any]:
     """Form fields plus the client's CSRF token."""
     return {**fields, "csrf_token": csrf_token(client)}
+
+
+def day_records(
+    day: date,
+    titles: Mapping[str, str],
+    *,
+    abstract: str,
+    upvotes: int,
+    comments: Mapping[str, int] | None = None,
+    published: datetime = datetime(2024, 1, 1, 12),
+) -> list[Record]:
+    """One paper per ``{id: title}`` on the feed of ``day`` (by Ada Lovelace, in cs.LG), each
+    with ``upvotes`` and its number of ``comments`` (imported from Hugging Face; 0 if absent)."""
+    counts = comments or {}
+    return [
+        Record(
+            Paper(pid, title, abstract, ("Ada Lovelace",), ("cs.LG",), published=published),
+            FeedEntry(pid, day, upvotes=upvotes, num_comments=counts.get(pid, 0)),
+        )
+        for pid, title in titles.items()
+    ]

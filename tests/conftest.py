@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 import sqlalchemy
@@ -21,11 +21,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.pool import NullPool
 
+from arxiv_replay import ATOM_RECORDINGS, ArxivReplay
 from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
 from smtp_sink import smtp_sink_fixture  # noqa: F401  (the `smtp_sink` fixture)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if TYPE_CHECKING:
+    from paperboy.community.models import User
+
+# The large recorded corpora beside the checkout (../shared); PAPERBOY_SHARED_DIR points it
+# elsewhere, e.g. at an empty folder to see which tests a user's clone (which has none) skips.
+SHARED = Path(
+    os.environ.get("PAPERBOY_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared"
+)
 DATA = Path(__file__).resolve().parent / "data"
 
 # Tests never reach the real arXiv: unless a test points the client at its replay server, every
@@ -164,6 +172,14 @@ def shared_path(relative: str) -> Path:
 
 
 @pytest.fixture
+def replay() -> Iterator[ArxivReplay]:
+    """A loopback server answering like arXiv's API from the recorded answers (skips when they
+    are absent). Modules that replay something else (OAI-PMH pages, RSS) override it."""
+    with ArxivReplay(shared_path(ATOM_RECORDINGS + "/xml_bodies").parent) as server:
+        yield server
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
@@ -220,6 +236,47 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    """The app on the test's store; modules with their own papers or day override it."""
+    return make_app()
+
+
+# Users straight in the store (password ``community.PASSWORD``); ``root`` is a browser logged in
+# as the admin, on the module's ``app``.
+
+
+@pytest.fixture
+def alice(store: SQLStore) -> User:
+    from community import make_user
+
+    return make_user(store, "alice")
+
+
+@pytest.fixture
+def bob(store: SQLStore) -> User:
+    from community import make_user
+
+    return make_user(store, "bob")
+
+
+@pytest.fixture
+def admin(store: SQLStore) -> User:
+    from community import make_user
+
+    return make_user(store, "root", admin=True)
+
+
+@pytest.fixture
+def root(app: FastAPI, store: SQLStore, admin: User) -> Iterator[TestClient]:
+    """A browser logged in as the admin."""
+    from community import log_in
+
+    with TestClient(app) as client:
+        log_in(client, store, admin)
+        yield client
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -22,11 +21,10 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from arxiv_replay import ArxivReplay
+from arxiv_replay import ArxivReplay, recording_http, replay_settings
 from paperboy.ingest import demo_data_path, import_files
 from paperboy.ingest.announce import RssError, fetch_announcements, parse_rss
 from paperboy.ingest.http import ArxivHttp
-from paperboy.settings import Settings
 from paperboy.store import SQLStore
 
 MONDAY = "Mon, 30 Sep 2024 00:00:00 -0400"
@@ -207,15 +205,16 @@ def replay() -> Iterator[ArxivReplay]:
 
 
 def client_for(replay: ArxivReplay, database_url: str, store: SQLStore) -> ArxivHttp:
-    settings = Settings(
-        database_url=database_url,
-        arxiv_rss_url=f"{replay.url}/rss",
+    settings = replay_settings(
+        replay,
+        database_url,
         arxiv_min_interval=0.0,
         arxiv_backoff=0.01,
         arxiv_timeout=2.0,
         arxiv_retries=1,
     )
-    return ArxivHttp(settings, store, sleep=lambda s: time.sleep(min(s, 0.05)))
+    http, _waits = recording_http(settings, store, longest_sleep=0.05)
+    return http
 
 
 def test_fetch_stores_new_and_cross_not_replacements(

@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from arxiv_replay import ArxivReplay, Fault
-from conftest import shared_path
+from arxiv_replay import ArxivReplay, Fault, recording_http, replay_settings
 from paperboy.ingest.http import ArxivHttp, ArxivUnavailable, retry_after_seconds
-from paperboy.settings import Settings
 from paperboy.store import SQLStore
 
 ONE_ID = {"id_list": "1605.08386", "search_query": "", "start": "0", "max_results": "100"}
 
 
-@pytest.fixture
-def replay() -> Iterator[ArxivReplay]:
-    atom = shared_path("data/arxiv-fixtures/atom_api/xml_bodies").parent
-    with ArxivReplay(atom) as server:
-        yield server
-
-
 def client_for(
     replay: ArxivReplay, store: SQLStore, database_url: str, **overrides: object
 ) -> tuple[ArxivHttp, list[float]]:
+    """A client of ``replay`` (conftest's, with the recorded answers) and its recorded waits."""
     values: dict[str, object] = {
-        "database_url": database_url,
-        "arxiv_api_url": f"{replay.url}/api/query",
-        "arxiv_oai_url": f"{replay.url}/oai",
         "arxiv_min_interval": 0.05,
         "arxiv_backoff": 0.01,
         "arxiv_timeout": 1.0,
+        **overrides,
     }
-    settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        import time
-
-        waits.append(seconds)
-        time.sleep(min(seconds, 0.5))  # long waits are recorded, not sat out
-
-    return ArxivHttp(settings, store, sleep=sleep), waits
+    settings = replay_settings(replay, database_url, **values)
+    return recording_http(settings, store, longest_sleep=0.5)
 
 
 def test_recorded_answer_comes_back(

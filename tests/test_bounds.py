@@ -42,11 +42,6 @@ def loaded(store: SQLStore) -> list[str]:
 
 
 @pytest.fixture
-def alice(store: SQLStore) -> User:
-    return make_user(store, "alice")
-
-
-@pytest.fixture
 def bearer(store: SQLStore, alice: User) -> dict[str, str]:
     _, secret = store.accounts.create_api_token(alice.id, "bounds", ("read", "write"))
     return {"Authorization": f"Bearer {secret}"}

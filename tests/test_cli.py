@@ -144,7 +144,7 @@ def test_reimport_summary_counts_skipped(database_url: str) -> None:
 
 def test_import_broken_file_exits_1_and_names_it(tmp_path: Path, database_url: str) -> None:
     url = database_url
-    with gzip.open(shared_path("data/hf-daily-papers/hf_daily_papers.jsonl.gz"), "rb") as fh:
+    with gzip.open(shared_path("data/hf-daily-papers/hf_daily_papers.sample.jsonl.gz"), "rb") as fh:
         lines = [next(fh) for _ in range(120)]
     data = gzip.compress(b"".join(lines))
     broken = tmp_path / "broken-daily.jsonl.gz"

@@ -35,16 +35,6 @@ def records(store: SQLStore) -> list[Record]:
     return found
 
 
-@pytest.fixture
-def alice(store: SQLStore) -> User:
-    return make_user(store, "alice")
-
-
-@pytest.fixture
-def bob(store: SQLStore) -> User:
-    return make_user(store, "bob")
-
-
 def other_client(client: TestClient) -> TestClient:
     """A second browser on the same app (its own cookies)."""
     return TestClient(client.app)

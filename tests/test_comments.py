@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from community import csrf_token, form, log_in, make_user
+from community import csrf_token, day_records, form, log_in, make_user
 from conftest import sql_rows
 from paperboy.community.markdown import MAX_COMMENT_CHARS
 from paperboy.community.models import User
-from paperboy.models import FeedEntry, Paper, Record
+from paperboy.models import Record
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.store.comments import CommentStore
@@ -30,22 +30,17 @@ IMPORTED_COMMENTS = 2  # what the feed entry of PAPER brought from Hugging Face
 
 
 def records() -> list[Record]:
-    def record(paper_id: str, title: str, comments: int = 0) -> Record:
-        paper = Paper(
-            paper_id,
-            title,
-            "An abstract about widgets.",
-            ("Ada Lovelace",),
-            ("cs.LG",),
-            published=datetime(2024, 1, 1, 12),
-        )
-        return Record(paper, FeedEntry(paper_id, DAY, upvotes=1, num_comments=comments))
-
-    return [
-        record(PAPER, "Frobnicating quantum widgets", IMPORTED_COMMENTS),
-        record(OTHER, "Gardening robots"),
-        record(OLD_STYLE, "Strings before the new identifiers"),
-    ]
+    return day_records(
+        DAY,
+        {
+            PAPER: "Frobnicating quantum widgets",
+            OTHER: "Gardening robots",
+            OLD_STYLE: "Strings before the new identifiers",
+        },
+        abstract="An abstract about widgets.",
+        upvotes=1,
+        comments={PAPER: IMPORTED_COMMENTS},
+    )
 
 
 @pytest.fixture
@@ -55,6 +50,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, store: SQLStore) -> FastAPI:
+    """The app on these papers; ``alice`` and ``admin`` are conftest's."""
     store.upsert(records())
     return create_app(settings, store=store, today=lambda: DAY)
 
@@ -63,16 +59,6 @@ def app(settings: Settings, store: SQLStore) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
-
-
-@pytest.fixture
-def alice(store: SQLStore) -> User:
-    return make_user(store, "alice")
-
-
-@pytest.fixture
-def admin(store: SQLStore) -> User:
-    return make_user(store, "root", admin=True)
 
 
 def other_client(app: FastAPI) -> TestClient:

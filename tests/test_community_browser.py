@@ -9,7 +9,6 @@ with feedparser). Every request to a host other than loopback fails the test.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import feedparser
@@ -29,12 +28,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TODAY = date(2016, 5, 28)
 RECORDED = "1605.08386"  # a recorded arXiv API answer; first version 2016-05-26
 ON_FEED = "1605.00001"
-
-
-@pytest.fixture
-def replay() -> Iterator[ArxivReplay]:
-    with ArxivReplay(shared_path("data/arxiv-fixtures/atom_api")) as server:
-        yield server
 
 
 def test_sign_up_verify_vote_submit_comment_collect_subscribe(

@@ -30,11 +30,6 @@ def records(store: SQLStore) -> list[Record]:
     return found
 
 
-@pytest.fixture
-def alice(store: SQLStore) -> User:
-    return make_user(store, "alice")
-
-
 def add_comment(store: SQLStore, user: User, paper_id: str, body: str, **flags: Any) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     with store.engine.begin() as conn:

@@ -2,50 +2,33 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from arxiv_replay import ArxivReplay, Fault
-from conftest import shared_path
+from arxiv_replay import ArxivReplay, Fault, recording_http, replay_settings
 from paperboy import cli
 from paperboy.cli import app
 from paperboy.ingest.arxiv_api import FetchError, fetch_papers
 from paperboy.ingest.http import ArxivHttp
-from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
 
 runner = CliRunner(env={"COLUMNS": "240", "NO_COLOR": "1"})
 
 
-@pytest.fixture
-def replay() -> Iterator[ArxivReplay]:
-    atom = shared_path("data/arxiv-fixtures/atom_api/xml_bodies").parent
-    with ArxivReplay(atom) as server:
-        yield server
-
-
 def client_for(
     replay: ArxivReplay, database_url: str, store: SQLStore, **overrides: object
 ) -> tuple[ArxivHttp, list[float]]:
+    """A client of ``replay`` (conftest's, with the recorded answers) and its recorded waits."""
     values: dict[str, object] = {
-        "database_url": database_url,
-        "arxiv_api_url": f"{replay.url}/api/query",
         "arxiv_min_interval": 0.0,
         "arxiv_backoff": 0.01,
         "arxiv_timeout": 2.0,
+        **overrides,
     }
-    settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(min(seconds, 0.05))  # long waits are recorded, not sat out
-
-    return ArxivHttp(settings, store, sleep=sleep), waits
+    settings = replay_settings(replay, database_url, **values)
+    return recording_http(settings, store, longest_sleep=0.05)
 
 
 def sent(replay: ArxivReplay) -> list[str]:

@@ -4,14 +4,13 @@ into real-shaped pages; faults come from the server, nothing inside Paperboy is 
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
-from arxiv_replay import ArxivReplay, Fault, oai_error
+from arxiv_replay import ArxivReplay, Fault, oai_error, recording_http, replay_settings
 from conftest import shared_path
 from paperboy.errors import PaperboyError
 from paperboy.ingest.harvest import HarvestReport, harvest
@@ -88,21 +87,14 @@ def make_http(
 
     def make(**overrides: object) -> ArxivHttp:
         values: dict[str, object] = {
-            "database_url": database_url,
-            "arxiv_oai_url": f"{replay.url}/oai",
             "arxiv_min_interval": 0.01,
             "arxiv_backoff": 0.01,
             "arxiv_timeout": 2.0,
             "arxiv_retries": 2,
+            **overrides,
         }
-        settings = Settings(**{**values, **overrides})  # type: ignore[arg-type]
-        waits: list[float] = []
-
-        def sleep(seconds: float) -> None:
-            waits.append(seconds)
-            time.sleep(min(seconds, 0.05))  # long waits are recorded, not sat out
-
-        http = ArxivHttp(settings, store, sleep=sleep)
+        settings = replay_settings(replay, database_url, **values)
+        http, waits = recording_http(settings, store, longest_sleep=0.05)
         http.waits = waits  # type: ignore[attr-defined]
         clients.append(http)
         return http

@@ -9,16 +9,15 @@ lifted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from community import form, log_in, make_user
+from community import day_records, form, make_user
 from paperboy.community.models import User
-from paperboy.models import FeedEntry, Paper, Record
+from paperboy.models import Record
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.store.collections import CollectionStore
@@ -40,22 +39,16 @@ COLLECTION_ROUTES = (
 
 
 def records() -> list[Record]:
-    def record(paper_id: str, title: str) -> Record:
-        paper = Paper(
-            paper_id,
-            title,
-            "Widgets that frobnicate quantum states.",
-            ("Ada Lovelace",),
-            ("cs.LG",),
-            published=datetime(2024, 1, 1, 12),
-        )
-        return Record(paper, FeedEntry(paper_id, DAY, upvotes=5, num_comments=0))
-
-    return [
-        record(KEEP, "Frobnicating quantum widgets"),
-        record(SPAM, "Frobnicating quantum widgets, cheap pills inside"),
-        record(OTHER, "Frobnicating quantum gardens"),
-    ]
+    return day_records(
+        DAY,
+        {
+            KEEP: "Frobnicating quantum widgets",
+            SPAM: "Frobnicating quantum widgets, cheap pills inside",
+            OTHER: "Frobnicating quantum gardens",
+        },
+        abstract="Widgets that frobnicate quantum states.",
+        upvotes=5,
+    )
 
 
 @pytest.fixture
@@ -66,20 +59,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, store: SQLStore) -> FastAPI:
+    """The app on these papers (conftest's ``admin`` and ``root`` use it)."""
     store.upsert(records())
     return create_app(settings, store=store, today=lambda: DAY)
-
-
-@pytest.fixture
-def admin(store: SQLStore) -> User:
-    return make_user(store, "root", admin=True)
-
-
-@pytest.fixture
-def root(app: FastAPI, store: SQLStore, admin: User) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        log_in(client, store, admin)
-        yield client
 
 
 def similar_ids(client: TestClient, paper_id: str) -> list[str]:

@@ -4,18 +4,17 @@ the audit log of every action."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from community import PASSWORD, form, log_in, make_user
+from community import PASSWORD, day_records, form, log_in
 from conftest import sql_rows
 from paperboy.community.accounts import AccountError
 from paperboy.community.models import User
-from paperboy.models import FeedEntry, Paper, Record
+from paperboy.models import Record
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.web.app import create_app
@@ -27,22 +26,16 @@ WORD = "frobnicating"  # in both titles: search and similar papers find both
 
 
 def records() -> list[Record]:
-    def record(paper_id: str, title: str) -> Record:
-        paper = Paper(
-            paper_id,
-            title,
-            "Widgets that frobnicate quantum states.",
-            ("Ada Lovelace",),
-            ("cs.LG",),
-            published=datetime(2024, 1, 1, 12),
-        )
-        return Record(paper, FeedEntry(paper_id, DAY, upvotes=5, num_comments=0))
-
-    return [
-        record(KEEP, "Frobnicating quantum widgets"),
-        record(SPAM, "Frobnicating quantum widgets, cheap pills inside"),
-        record("2401.00003", "Gardening robots"),
-    ]
+    return day_records(
+        DAY,
+        {
+            KEEP: "Frobnicating quantum widgets",
+            SPAM: "Frobnicating quantum widgets, cheap pills inside",
+            "2401.00003": "Gardening robots",
+        },
+        abstract="Widgets that frobnicate quantum states.",
+        upvotes=5,
+    )
 
 
 @pytest.fixture
@@ -52,26 +45,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, store: SQLStore) -> FastAPI:
+    """The app on these papers (conftest's ``admin`` and ``root`` use it)."""
     store.upsert(records())
     return create_app(settings, store=store, today=lambda: DAY)
-
-
-@pytest.fixture
-def admin(store: SQLStore) -> User:
-    return make_user(store, "root", admin=True)
-
-
-@pytest.fixture
-def root(app: FastAPI, store: SQLStore, admin: User) -> Iterator[TestClient]:
-    """A browser logged in as the admin."""
-    with TestClient(app) as client:
-        log_in(client, store, admin)
-        yield client
-
-
-@pytest.fixture
-def bob(store: SQLStore) -> User:
-    return make_user(store, "bob")
 
 
 def audit(settings: Settings, action: str) -> list[tuple[object, ...]]:

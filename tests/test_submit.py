@@ -16,6 +16,7 @@ from community import log_in, make_user
 from conftest import DATA, shared_path
 from paperboy.community.models import User
 from paperboy.community.submit import SubmitRefused, submit_paper
+from paperboy.errors import NotFound
 from paperboy.models import FeedEntry, Paper, Record
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
@@ -251,7 +252,7 @@ def test_service_directly(store: SQLStore, settings: Settings) -> None:
     assert asked == [known.id] and store.get_paper(known.id) is not None
     with pytest.raises(SubmitRefused) as refused:
         submit_paper(store, settings, alice, "2405.00005", TODAY, fetch)
-    assert refused.value.status == 404
+    assert isinstance(refused.value, NotFound)
 
 
 # -- the API -------------------------------------------------------------------------------------

@@ -16,14 +16,13 @@ import itsdangerous.timed
 import pytest
 from fastapi.testclient import TestClient
 
+from account_web import app_clients, mail_settings, web_fixture  # noqa: F401  (`web`)
 from community import csrf_token, form, log_in, make_user
 from paperboy.community.models import User
 from paperboy.digest import links
 from paperboy.digest.subscribe import CONFIRM_MAX_AGE
 from paperboy.models import FeedEntry, Paper, Record
-from paperboy.settings import Settings
 from paperboy.store import SQLStore
-from paperboy.web.app import create_app
 from smtp_sink import SmtpSink
 
 BASE = "http://testserver"  # the TestClient's host: links in mails open in the client as-is
@@ -39,37 +38,17 @@ def make_client_fixture(
     """Clients of one app whose mail goes to the sink (keyword arguments override settings);
     every client starts with no cookies. (Named apart from its fixture, so other test modules
     can import it without shadowing their test arguments.)"""
-    clients: list[TestClient] = []
-    apps: dict[tuple[tuple[str, Any], ...], Any] = {}
+    values = {
+        **mail_settings(database_url, smtp_sink, BASE),
+        "rate_mail": "100/hour",
+        "semantic_search": False,  # no embedding model: alerts are saved, not run, here
+    }
+    with app_clients(store, values, today=TODAY, share_apps=True) as clients:
 
-    def make(*, ip: str = "testclient", **overrides: Any) -> TestClient:
-        values: dict[str, Any] = {
-            "database_url": database_url,
-            "base_url": BASE,
-            "smtp_host": smtp_sink.host,
-            "smtp_port": smtp_sink.port,
-            "smtp_timeout": 5.0,
-            "mail_from": "Paperboy <robot@paperboy.test>",
-            "rate_mail": "100/hour",
-            "semantic_search": False,  # no embedding model: alerts are saved, not run, here
-            **overrides,
-        }
-        key = tuple(sorted(overrides.items()))
-        if key not in apps:
-            apps[key] = create_app(Settings(**values), store=store, today=lambda: TODAY)
-        client = TestClient(apps[key], client=(ip, 50000))
-        client.__enter__()
-        clients.append(client)
-        return client
+        def make(*, ip: str = "testclient", **overrides: Any) -> TestClient:
+            return clients(peer=ip, **overrides)
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture(name="web")
-def web_fixture(make_client: ClientFactory) -> TestClient:
-    return make_client()
+        yield make
 
 
 def subscribe(client: TestClient, email: str, **fields: Any) -> Any:

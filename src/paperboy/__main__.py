@@ -1,5 +1,5 @@
 """``python -m paperboy``: the same as the ``paperboy`` command."""
 
-from paperboy.cli import app
+from paperboy.cli.main import app
 
 app(prog_name="paperboy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, Literal
 
 FEED_SOURCES = ("daily", "arxiv")
 """Where a feed entry came from: the community daily list, or an arXiv announcement listing."""
@@ -146,3 +147,136 @@ def clean_abstract(text: str) -> str:
         return flat
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text.strip()))
     return "\n\n".join(p for p in paragraphs if p)
+
+
+# -- community: accounts, tokens, votes, moderation -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    username: str
+    is_admin: bool
+    email_verified: bool
+    hidden: bool
+    created_at: datetime
+    password_hash: str = ""  # only the accounts service reads it
+    last_login_at: datetime | None = None  # a sign-in link holds it, so the link works once
+
+    @property
+    def can_write(self) -> bool:
+        """Voting, submitting and commenting need a verified address and a visible account."""
+        return self.email_verified and not self.hidden
+
+
+SCOPES_OF_OLD_TOKENS = ("read", "write")
+"""Tokens made before scopes existed (and the default): read and write, never admin."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    scopes: tuple[str, ...] = ("read", "write")  # of read, write, admin
+
+    @property
+    def role(self) -> str:
+        """The widest scope: ``read``, ``write`` or ``admin``."""
+        return next((s for s in ("admin", "write", "read") if s in self.scopes), "none")
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    paper_id: str
+    voted: bool  # the user's vote after the request
+    changed: bool  # False when the request asked for the state it already had (a double-click)
+    local_votes: int  # votes cast here on the paper
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A paper's life on this site: votes and comments counted here, and moderation."""
+
+    paper_id: str
+    votes: int = 0
+    comments: int = 0
+    hidden_at: datetime | None = None
+    hidden_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor: str | None  # username, when the actor is a user
+    action: str
+    target_type: str
+    target_id: str
+    detail: dict[str, Any] | None
+
+
+# -- email: subscriptions, alerts, outbox -----------------------------------------------
+
+
+Frequency = Literal["daily", "weekly", "off"]
+FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly", "off")
+SubscriptionStatus = Literal["pending", "active", "unsubscribed", "paused"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    email: str
+    user_id: int | None
+    status: str  # SubscriptionStatus
+    frequency: str  # Frequency
+    categories: tuple[str, ...]
+    min_upvotes: int
+    include_trending: bool
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    last_digest_at: datetime | None
+    failures: int
+    paused_at: datetime | None
+    pause_reason: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    subscription_id: int
+    query: str
+    mode: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: int
+    subscription_id: int
+    period: str
+    message_id: str
+    to_addr: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    headers: dict[str, Any]
+    status: str  # pending, sending, sent, failed, skipped
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    claimed_by: str | None
+    created_at: datetime
+    sent_at: datetime | None

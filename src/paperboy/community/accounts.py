@@ -20,13 +20,14 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from paperboy.clock import utc_now
 from paperboy.community import limits
 from paperboy.community.addresses import AddressError, legacy_form, normalise_address
 from paperboy.community.errors import AccountError
@@ -208,10 +209,6 @@ def _fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _user_id(data: Any) -> int:
     try:
         return int(data["u"])
@@ -341,7 +338,7 @@ class Accounts:
         if user is None or user.email != data.get("e"):
             raise AccountError("This link is not valid any more.")
         if not user.email_verified:
-            self.store.update_user(user.id, email_verified_at=_now())
+            self.store.update_user(user.id, email_verified_at=utc_now())
         verified = self.store.get_user(user.id)
         assert verified is not None
         return verified
@@ -366,7 +363,7 @@ class Accounts:
         # The link came by mail, which proves the address.
         values: dict[str, Any] = {"password_hash": hash_password(password)}
         if not user.email_verified:
-            values["email_verified_at"] = _now()
+            values["email_verified_at"] = utc_now()
         self.store.update_user(user.id, **values)
         revoked = self._after_new_password(user.id)
         updated = self.store.get_user(user.id)
@@ -404,7 +401,7 @@ class Accounts:
         if not self.store.claim_login(user.id, last):
             raise AccountError(_LINK_USED)
         if not user.email_verified:  # the link came by mail, which proves the address
-            self.store.update_user(user.id, email_verified_at=_now())
+            self.store.update_user(user.id, email_verified_at=utc_now())
         limits.forget(self.store, f"login:fail:user:{user.id}")
         signed_in = self.store.get_user(user.id)
         assert signed_in is not None

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paperboy import errors
 from paperboy.arxiv_ids import parse_arxiv_id
-from paperboy.community.errors import Refusal
 from paperboy.community.models import User
-from paperboy.errors import InvalidArxivId
-from paperboy.store.collections import Collection, CollectionItem, CollectionStore, NameTaken
+from paperboy.errors import Conflict, Invalid, InvalidArxivId, Refusal
+from paperboy.store.collections import Collection, CollectionItem, NameTaken
 from paperboy.store.sql import SQLStore
 
 MAX_NAME_CHARS = 200
@@ -30,23 +30,23 @@ NOT_FOUND = "No such collection."
 
 
 class CollectionError(Refusal):
-    """A refused request: ``status`` is the HTTP status that fits, ``field`` the bad input."""
+    """A refused collection request; ``field`` names the bad input."""
 
 
-class InvalidInput(CollectionError):
-    status = 400
+class InvalidInput(CollectionError, Invalid):
+    pass
 
 
-class NotAllowed(CollectionError):
-    status = 403
+class NotAllowed(CollectionError, errors.NotAllowed):
+    pass
 
 
-class NotFound(CollectionError):
-    status = 404
+class NotFound(CollectionError, errors.NotFound):
+    pass
 
 
-class Duplicate(CollectionError):
-    status = 409
+class Duplicate(CollectionError, Conflict):
+    pass
 
 
 def clean_name(name: str) -> str:
@@ -88,7 +88,7 @@ class Page:
 class Collections:
     def __init__(self, store: SQLStore) -> None:
         self.papers = store
-        self.store = CollectionStore(store.engine)
+        self.store = store.collections
 
     # -- who sees what ----------------------------------------------------------------------
 

@@ -18,33 +18,34 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from paperboy import errors
 from paperboy.community import limits
-from paperboy.community.errors import Refusal
 from paperboy.community.markdown import MAX_COMMENT_CHARS, comment_text, render_comment
 from paperboy.community.models import User
+from paperboy.errors import Invalid, LoginRequired, Refusal
 from paperboy.models import Paper
-from paperboy.store.comments import Comment, CommentStore
+from paperboy.store.comments import Comment
 from paperboy.store.sql import SQLStore
 
 
 class CommentError(Refusal):
-    """A refused comment action; ``status`` is the HTTP status it becomes."""
+    """A refused comment action."""
 
 
-class InvalidComment(CommentError):
-    status = 400
+class InvalidComment(CommentError, Invalid):
+    pass
 
 
-class NotLoggedIn(CommentError):
-    status = 401
+class NotLoggedIn(CommentError, LoginRequired):
+    pass
 
 
-class NotAllowed(CommentError):
-    status = 403
+class NotAllowed(CommentError, errors.NotAllowed):
+    pass
 
 
-class NotFound(CommentError):
-    status = 404
+class NotFound(CommentError, errors.NotFound):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ def clean_body(body: str) -> str:
 class CommentService:
     def __init__(self, store: SQLStore, rate: str) -> None:
         self.store = store
-        self.comments = CommentStore(store.engine)
+        self.comments = store.comments
         self.rate = rate
 
     # -- checks -----------------------------------------------------------------------------

@@ -1,22 +1,32 @@
-"""The one shape of a refused community action: a message for the person, the form field it is
-about, and the HTTP status a view gives it."""
+"""The refusals community services raise: the shared hierarchy of ``paperboy.errors`` (what went
+wrong, with a message and the form field it is about; no HTTP status), named here for the
+community modules."""
 
 from __future__ import annotations
 
+from paperboy.errors import (
+    Conflict,
+    Invalid,
+    LoginRequired,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+    Refusal,
+)
 
-class Refusal(Exception):
-    status = 400
+__all__ = [
+    "AccountError",
+    "Conflict",
+    "Invalid",
+    "LoginRequired",
+    "NotAllowed",
+    "NotFound",
+    "RateLimited",
+    "Refusal",
+]
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
-
-class AccountError(Exception):
+class AccountError(Invalid):
     """A sign-up, login, address or token refused, with a message for the person and the form
     field it is about. (Defined here so ``community.addresses`` can raise it without importing
     the accounts service; ``paperboy.community.accounts`` re-exports it.)"""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field

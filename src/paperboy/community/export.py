@@ -7,15 +7,12 @@ or digest (a token is named by its prefix only).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from paperboy import __version__
+from paperboy.clock import utc_now
 from paperboy.community.models import User
-from paperboy.store.collections import CollectionStore
-from paperboy.store.schema import comments, papers, votes
 from paperboy.store.sql import SQLStore
 
 FORMAT = "paperboy-export/1"
@@ -26,44 +23,30 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _votes(store: SQLStore, user_id: int) -> list[dict[str, Any]]:
-    query = (
-        select(votes.c.paper_id, votes.c.created_at, papers.c.title)
-        .join(papers, papers.c.id == votes.c.paper_id)
-        .where(votes.c.user_id == user_id)
-        .order_by(votes.c.created_at.desc(), votes.c.paper_id)
-    )
-    with store.engine.connect() as conn:
-        return [
-            {"paper_id": r.paper_id, "title": r.title, "voted": _iso(r.created_at)}
-            for r in conn.execute(query)
-        ]
+    return [
+        {"paper_id": paper_id, "title": title, "voted": _iso(at)}
+        for paper_id, title, at in store.activity.votes_with_titles(user_id)
+    ]
 
 
 def _comments(store: SQLStore, user_id: int) -> list[dict[str, Any]]:
-    query = (
-        select(comments, papers.c.title)
-        .join(papers, papers.c.id == comments.c.paper_id)
-        .where(comments.c.user_id == user_id)
-        .order_by(comments.c.created_at, comments.c.id)
-    )
-    with store.engine.connect() as conn:
-        return [
-            {
-                "id": r.id,
-                "paper_id": r.paper_id,
-                "title": r.title,
-                "body": r.body,
-                "created": _iso(r.created_at),
-                "edited": _iso(r.edited_at),
-                "deleted": r.deleted_at is not None,
-                "hidden": r.hidden_at is not None,
-            }
-            for r in conn.execute(query)
-        ]
+    return [
+        {
+            "id": c.id,
+            "paper_id": c.paper_id,
+            "title": title,
+            "body": c.body,
+            "created": _iso(c.created_at),
+            "edited": _iso(c.edited_at),
+            "deleted": c.deleted_at is not None,
+            "hidden": c.hidden_at is not None,
+        }
+        for c, title in store.comments.all_of_user(user_id)
+    ]
 
 
 def _collections(store: SQLStore, user_id: int) -> list[dict[str, Any]]:
-    collection_store = CollectionStore(store.engine)
+    collection_store = store.collections
     mine = sorted(collection_store.of_user(user_id), key=lambda c: c.id)
     items = collection_store.notes_of([c.id for c in mine])
     return [
@@ -101,7 +84,7 @@ def export_user(store: SQLStore, user: User, *, now: datetime | None = None) -> 
     return {
         "format": FORMAT,
         "generator": f"Paperboy {__version__}",
-        "exported": _iso(now or datetime.now(UTC).replace(tzinfo=None)),
+        "exported": _iso(now or utc_now()),
         "account": {
             "id": user.id,
             "username": user.username,

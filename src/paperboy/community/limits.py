@@ -12,7 +12,19 @@ import re
 import time
 from dataclasses import dataclass
 
+from paperboy.errors import RateLimited
 from paperboy.store.accounts import AccountStore
+
+__all__ = [
+    "Rate",
+    "RateLimited",
+    "as_rate",
+    "check",
+    "forget",
+    "record",
+    "refuse_if_spent",
+    "spent",
+]
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*$")
@@ -54,14 +66,11 @@ def as_rate(rate: Rate | str) -> Rate:
     return Rate.parse(rate) if isinstance(rate, str) else rate
 
 
-class RateLimited(Exception):
-    """Too many requests; ``retry_after`` seconds until the window ends."""
-
-    def __init__(self, what: str, rate: Rate, retry_after: int) -> None:
-        super().__init__(
-            f"Too many {what}: at most {rate.describe()}. Try again in {retry_after} s."
-        )
-        self.retry_after = retry_after
+def limited(what: str, rate: Rate, retry_after: int) -> RateLimited:
+    """The refusal for one limit too many of ``what``."""
+    return RateLimited(
+        f"Too many {what}: at most {rate.describe()}. Try again in {retry_after} s.", retry_after
+    )
 
 
 def check(store: AccountStore, key: str, rate: Rate | str, what: str) -> None:
@@ -69,7 +78,7 @@ def check(store: AccountStore, key: str, rate: Rate | str, what: str) -> None:
     parsed = as_rate(rate)
     now = time.time()
     if store.hit(key, parsed.seconds, now) > parsed.limit:
-        raise RateLimited(what, parsed, parsed.retry_after(now))
+        raise limited(what, parsed, parsed.retry_after(now))
 
 
 def spent(store: AccountStore, key: str, rate: Rate | str) -> int | None:
@@ -86,7 +95,7 @@ def refuse_if_spent(store: AccountStore, key: str, rate: Rate | str, what: str) 
     """Raise ``RateLimited`` when ``key``'s window already holds the limit; counts nothing."""
     retry = spent(store, key, rate)
     if retry is not None:
-        raise RateLimited(what, as_rate(rate), retry)
+        raise limited(what, as_rate(rate), retry)
 
 
 def record(store: AccountStore, key: str, rate: Rate | str) -> bool:

@@ -11,6 +11,7 @@ before anything is sent.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Any
@@ -108,58 +109,83 @@ def _message(
     )
 
 
-def verification_message(settings: Any, user: User, token: str) -> EmailMessage:
-    """The mail that asks ``user`` to confirm their address (link: ``/verify?token=...``)."""
-    site = str(settings.site_name)
+@dataclass(frozen=True, slots=True)
+class _LinkMail:
+    """One kind of mailed link: its subject and paragraphs (formatted with ``site``, ``name``
+    and ``duration``), the path the link opens, the button's words and the link's lifetime."""
+
+    subject: str
+    paragraphs: tuple[str, ...]
+    path: str
+    button: str
+    max_age: int
+
+
+_VERIFY = _LinkMail(
+    "Confirm your email address for {site}",
+    (
+        "Someone (hopefully you) created the account {name} on {site} with this address. Open "
+        "the link below to confirm it; then you can vote, submit and comment.",
+        "The link works for {duration}. If you did not sign up, ignore this mail.",
+    ),
+    "/verify",
+    "Confirm my address",
+    VERIFY_MAX_AGE,
+)
+_RESET = _LinkMail(
+    "Reset your {site} password",
+    (
+        "Someone (hopefully you) asked to reset the password of {name} on {site}.",
+        "The link works once, for {duration}. If you did not ask for it, ignore this mail: your "
+        "password stays as it is.",
+    ),
+    "/password/reset",
+    "Choose a new password",
+    RESET_MAX_AGE,
+)
+_SIGN_IN = _LinkMail(
+    "Your {site} sign-in link",
+    (
+        "Someone (hopefully you) asked for a link to log in to {site} as {name} without the "
+        "password.",
+        "The link works once, for {duration}. If you did not ask for it, ignore this mail: "
+        "nobody can use it without reading your mail.",
+    ),
+    "/login/link",
+    "Log me in",
+    SIGNIN_MAX_AGE,
+)
+
+
+def _link_message(settings: Any, user: User, token: str, mail: _LinkMail) -> EmailMessage:
+    fields = {
+        "site": str(settings.site_name),
+        "name": user.username,
+        "duration": _duration(mail.max_age),
+    }
     return _message(
         settings,
         user,
-        f"Confirm your email address for {site}",
-        [
-            f"Someone (hopefully you) created the account {user.username} on {site} with "
-            "this address. Open the link below to confirm it; then you can vote, submit and "
-            "comment.",
-            f"The link works for {_duration(VERIFY_MAX_AGE)}. If you did not sign up, ignore this "
-            "mail.",
-        ],
-        link(settings, "/verify", token),
-        "Confirm my address",
+        mail.subject.format(**fields),
+        [paragraph.format(**fields) for paragraph in mail.paragraphs],
+        link(settings, mail.path, token),
+        mail.button,
     )
+
+
+def verification_message(settings: Any, user: User, token: str) -> EmailMessage:
+    """The mail that asks ``user`` to confirm their address (link: ``/verify?token=...``)."""
+    return _link_message(settings, user, token, _VERIFY)
 
 
 def reset_message(settings: Any, user: User, token: str) -> EmailMessage:
     """The mail with a password-reset link (``/password/reset?token=...``)."""
-    site = str(settings.site_name)
-    return _message(
-        settings,
-        user,
-        f"Reset your {site} password",
-        [
-            f"Someone (hopefully you) asked to reset the password of {user.username} on {site}.",
-            f"The link works once, for {_duration(RESET_MAX_AGE)}. If you did not ask for it, "
-            "ignore this mail: your password stays as it is.",
-        ],
-        link(settings, "/password/reset", token),
-        "Choose a new password",
-    )
+    return _link_message(settings, user, token, _RESET)
 
 
 def sign_in_message(settings: Any, user: User, token: str) -> EmailMessage:
     """The mail with a one-time sign-in link (``/login/link?token=...``)."""
-    site = str(settings.site_name)
-    return _message(
-        settings,
-        user,
-        f"Your {site} sign-in link",
-        [
-            f"Someone (hopefully you) asked for a link to log in to {site} as {user.username} "
-            "without the password.",
-            f"The link works once, for {_duration(SIGNIN_MAX_AGE)}. If you did not ask for it, "
-            "ignore this mail: nobody can use it without reading your mail.",
-        ],
-        link(settings, "/login/link", token),
-        "Log me in",
-    )
+    return _link_message(settings, user, token, _SIGN_IN)
 
 
 def send_verification(settings: Any, user: User, token: str) -> None:

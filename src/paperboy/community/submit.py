@@ -6,7 +6,8 @@ abs/pdf URL). Its metadata comes from the store when the paper is known, else fr
 through the store's one upsert path, with the user as its submitter, and the submission is
 audited (action ``submit``).
 
-Refused, with a message that says why (``SubmitRefused``; ``status`` is the HTTP status):
+Refused, with a message that says why (a ``SubmitRefused``, also the ``paperboy.errors`` class
+named; the web gives the HTTP status in brackets):
 
 * the user has not verified their email (403);
 * too many attempts (``settings.rate_submit``; ``RateLimited``, 429);
@@ -27,7 +28,17 @@ from datetime import date, datetime, time
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.community import limits
 from paperboy.community.models import User
-from paperboy.errors import InvalidArxivId, PaperboyError
+from paperboy.errors import (
+    Conflict,
+    Invalid,
+    InvalidArxivId,
+    NotAllowed,
+    NotFound,
+    PaperboyError,
+    Refusal,
+    TooMany,
+    Unavailable,
+)
 from paperboy.models import FeedEntry, Paper, Record
 from paperboy.settings import Settings
 from paperboy.store.base import Store
@@ -39,14 +50,32 @@ Raises a ``PaperboyError`` (e.g. ``ArxivUnavailable``) when arXiv cannot answer.
 MAX_REF_CHARS = 300
 
 
-class SubmitRefused(Exception):
-    """A submission the rules refuse; the message says why, ``status`` is the HTTP status."""
+class SubmitRefused(Refusal):
+    """A submission the rules refuse; the message says why, ``field`` the input it is about."""
 
-    def __init__(self, message: str, status: int = 400, parameter: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.parameter = parameter
+
+class SubmitInvalid(SubmitRefused, Invalid):
+    pass
+
+
+class SubmitNotAllowed(SubmitRefused, NotAllowed):
+    pass
+
+
+class SubmitNotFound(SubmitRefused, NotFound):
+    pass
+
+
+class SubmitConflict(SubmitRefused, Conflict):
+    pass
+
+
+class SubmitCapReached(SubmitRefused, TooMany):
+    pass
+
+
+class SubmitUnavailable(SubmitRefused, Unavailable):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +95,16 @@ def submit_paper(
 ) -> SubmitResult:
     """Submit the paper named by ``ref`` to the daily feed of ``today`` as ``user``."""
     if not user.can_write:
-        raise SubmitRefused("Please verify your email first: then you can submit papers.", 403)
+        raise SubmitNotAllowed("Please verify your email first: then you can submit papers.")
     limits.check(store.accounts, f"submit:user:{user.id}", settings.rate_submit, "submissions")
     text = (ref or "").strip()
     if not text:
-        raise SubmitRefused("Give an arXiv id, an arXiv: reference or an arxiv.org link.")
+        raise SubmitInvalid("Give an arXiv id, an arXiv: reference or an arxiv.org link.")
     try:
         paper_id = parse_arxiv_id(text[:MAX_REF_CHARS]).canonical
     except InvalidArxivId as exc:
         reason = str(exc).rstrip(".")
-        raise SubmitRefused(
+        raise SubmitInvalid(
             f"{reason}. Give an id such as 2401.12345 or an arxiv.org link."
         ) from exc
     cap = settings.submit_daily_cap
@@ -83,21 +112,19 @@ def submit_paper(
         since = datetime.combine(today, time())
         done = store.activity.count_actions(user.id, "submit", since)
         if done >= cap:
-            raise SubmitRefused(
+            raise SubmitCapReached(
                 f"You have already submitted {done} papers today, the daily limit of {cap}. "
-                "Try again tomorrow.",
-                429,
+                "Try again tomorrow."
             )
     activity = store.activity.activity([paper_id]).get(paper_id)
     if activity is not None and activity.hidden_at is not None:
-        raise SubmitRefused(f"{paper_id} has been hidden by the moderators.", 403)
+        raise SubmitNotAllowed(f"{paper_id} has been hidden by the moderators.")
     for entry in store.feed_entries_for(paper_id):
         if entry.source == "daily":
             who = f"by {entry.submitted_by}" if entry.submitted_by else "from the imported list"
-            raise SubmitRefused(
+            raise SubmitConflict(
                 f"{paper_id} is already in the daily feed: it was submitted on "
-                f"{entry.feed_date:%Y-%m-%d} {who}. Each paper can be submitted once.",
-                409,
+                f"{entry.feed_date:%Y-%m-%d} {who}. Each paper can be submitted once."
             )
     paper = store.get_paper(paper_id)
     fetched = paper is None
@@ -105,21 +132,19 @@ def submit_paper(
         try:
             paper = fetch(paper_id)
         except PaperboyError as exc:
-            raise SubmitRefused(
+            raise SubmitUnavailable(
                 f"arXiv could not be reached to look up {paper_id} ({exc}). Nothing was "
-                "submitted; please try again later.",
-                503,
+                "submitted; please try again later."
             ) from exc
         if paper is None:
-            raise SubmitRefused(f"arXiv has no paper {paper_id}. Check the id.", 404)
+            raise SubmitNotFound(f"arXiv has no paper {paper_id}. Check the id.")
     max_age = settings.submit_max_age_days
     if paper.published is not None and (today - paper.published.date()).days > max_age:
         age = (today - paper.published.date()).days
-        raise SubmitRefused(
+        raise SubmitInvalid(
             f"{paper_id} is too old to submit: its first version is from "
             f"{_day(paper.published)}, {age} days ago, and papers can be submitted up to "
-            f"{max_age} days after their first version.",
-            400,
+            f"{max_age} days after their first version."
         )
     store.upsert(
         [Record(paper, FeedEntry(paper_id, today, source="daily", submitted_by=user.username))]

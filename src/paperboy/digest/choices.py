@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from paperboy.digest.models import FREQUENCIES, Subscription
+from paperboy.models import FREQUENCIES, Subscription
 from paperboy.search.service import MODES
 
 MAX_CATEGORIES = 20
@@ -51,6 +52,15 @@ class Choices:
             subscription.min_upvotes,
             subscription.include_trending,
         )
+
+    def columns(self) -> dict[str, Any]:
+        """The choices as the subscription columns (keyword arguments of the store)."""
+        return {
+            "frequency": self.frequency,
+            "categories": self.categories,
+            "min_upvotes": self.min_upvotes,
+            "include_trending": self.include_trending,
+        }
 
     def describe(self) -> list[str]:
         """The choices in words, one line each (for mails and pages)."""

@@ -68,28 +68,27 @@ def midnight(settings: Settings, day: date) -> datetime:
     return as_utc(datetime.combine(day, time(), tzinfo=_zone(settings)))
 
 
+def _period(settings: Settings, frequency: str, key: str, first: date, days: int) -> Period:
+    """The period ``key`` of ``days`` local days from ``first``."""
+    return Period(
+        frequency,
+        key,
+        first,
+        midnight(settings, first),
+        midnight(settings, first + timedelta(days)),
+    )
+
+
 def daily_period(settings: Settings, day: date) -> Period:
     """The daily period of local ``day`` (whatever weekday it is)."""
-    return Period(
-        "daily",
-        f"daily:{day.isoformat()}",
-        day,
-        midnight(settings, day),
-        midnight(settings, day + timedelta(days=1)),
-    )
+    return _period(settings, "daily", f"daily:{day.isoformat()}", day, 1)
 
 
 def weekly_period(settings: Settings, day: date) -> Period:
     """The weekly period that holds local ``day``: it starts on the latest weekly day."""
     first = day - timedelta(days=(day.weekday() - WEEKDAYS.index(settings.digest_weekly_day)) % 7)
     year, week, _ = first.isocalendar()
-    return Period(
-        "weekly",
-        f"weekly:{year}-W{week:02d}",
-        first,
-        midnight(settings, first),
-        midnight(settings, first + timedelta(days=7)),
-    )
+    return _period(settings, "weekly", f"weekly:{year}-W{week:02d}", first, 7)
 
 
 def due_periods(settings: Settings, now: datetime) -> list[Period]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from paperboy.digest.compose import Composer, Digest
+from paperboy.digest.compose import Composer
+from paperboy.digest.content import Digest
 from paperboy.digest.periods import current_period
 from paperboy.errors import PaperboyError
 from paperboy.settings import Settings

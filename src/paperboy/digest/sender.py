@@ -41,13 +41,14 @@ import smtplib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from paperboy.digest.models import OutboxMessage
+from paperboy.clock import utc_now
 from paperboy.ingest.runs import alive, owner
 from paperboy.mail import MailError, SmtpConfig, UnsendableAddress, compose, send
+from paperboy.models import OutboxMessage
 from paperboy.store.delivery import DeliveryStore
 
 if TYPE_CHECKING:
@@ -96,21 +97,15 @@ class SendReport:
 
     def add(self, other: SendReport) -> None:
         """Add ``other``'s counts to these (the last error wins)."""
-        self.sent += other.sent
-        self.retried += other.retried
-        self.failed += other.failed
-        self.paused += other.paused
-        self.skipped_dry_run += other.skipped_dry_run
-        self.recovered += other.recovered
-        self.dropped += other.dropped
+        for counter in fields(self):
+            if counter.name != "error":
+                setattr(
+                    self, counter.name, getattr(self, counter.name) + getattr(other, counter.name)
+                )
         self.error = other.error or self.error
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def claimer_id() -> str:
@@ -211,7 +206,7 @@ def send_pending(
     ``stop`` (set from another thread) ends the pass between messages."""
     delivery: DeliveryStore = getattr(store, "delivery", None) or DeliveryStore(store.engine)
     report = SendReport()
-    started = _now()
+    started = utc_now()
     if dry_run:
         for message in delivery.due(due=started, limit=limit):
             report.skipped_dry_run += 1
@@ -293,7 +288,7 @@ def _handle_failure(
             tell(message, "failed")
             return True
         # Later than the pass's start, so this pass does not take the row again.
-        base = max(_now(), started + timedelta(microseconds=1))
+        base = max(utc_now(), started + timedelta(microseconds=1))
         delay = retry_delay(settings.mail_retry_seconds, message.attempts)
         log.warning("%s: temporary failure, retry in %s: %s", what, delay, error)
         delivery.mark_retry(message.id, str(error), base + delay)

@@ -54,9 +54,9 @@ from paperboy.digest.choices import (
     parse_categories,
     parse_choices,
 )
-from paperboy.digest.models import Alert, Subscription
 from paperboy.digest.subscribe_mail import CONFIRM_MAX_AGE, SubscriptionMails
 from paperboy.mail import MailError, SmtpConfig, send
+from paperboy.models import Alert, Subscription
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 
@@ -229,25 +229,13 @@ class SubscriptionService:
             return self._subscribe_owner(address, choices, user, alert)
 
         self._count_mail(address, client_ip, "confirmation mails")
-        subscription, created = subs.create(
-            address,
-            frequency=choices.frequency,
-            categories=choices.categories,
-            min_upvotes=choices.min_upvotes,
-            include_trending=choices.include_trending,
-        )
+        subscription, created = subs.create(address, **choices.columns())
         if not created and subscription.status in ("active", "paused"):
             # No proof of ownership: change nothing, mail the owner their manage link.
             mailed = self._deliver(self.mails.manage(subscription, "subscribe", alert))
             return Outcome(subscription, "manage", mailed)
         if not created:  # pending or unsubscribed: the new choices wait for the new link
-            subs.update(
-                subscription.id,
-                frequency=choices.frequency,
-                categories=choices.categories,
-                min_upvotes=choices.min_upvotes,
-                include_trending=choices.include_trending,
-            )
+            subs.update(subscription.id, **choices.columns())
             subscription = subs.get(subscription.id) or subscription
         saved = self._add_alert(subscription.id, alert) if alert is not None else None
         mailed = self._deliver(self.mails.confirmation(subscription, saved))
@@ -267,10 +255,7 @@ class SubscriptionService:
         subscription, created = subs.create(
             address,
             user_id=user.id,
-            frequency=choices.frequency,
-            categories=choices.categories,
-            min_upvotes=choices.min_upvotes,
-            include_trending=choices.include_trending,
+            **choices.columns(),
             confirmed=True,
         )
         notes: list[str] = []
@@ -278,10 +263,7 @@ class SubscriptionService:
             subs.update(
                 subscription.id,
                 user_id=user.id,
-                frequency=choices.frequency,
-                categories=choices.categories,
-                min_upvotes=choices.min_upvotes,
-                include_trending=choices.include_trending,
+                **choices.columns(),
             )
             if subscription.status == "paused":
                 notes.append(
@@ -395,13 +377,7 @@ class SubscriptionService:
 
     def change(self, subscription_id: int, choices: Choices) -> Subscription:
         """Store new choices for a subscription whose owner is proven."""
-        self.store.subscriptions.update(
-            subscription_id,
-            frequency=choices.frequency,
-            categories=choices.categories,
-            min_upvotes=choices.min_upvotes,
-            include_trending=choices.include_trending,
-        )
+        self.store.subscriptions.update(subscription_id, **choices.columns())
         found = self.store.subscriptions.get(subscription_id)
         assert found is not None
         return found

@@ -16,8 +16,8 @@ from markupsafe import Markup, escape
 
 from paperboy.digest import links
 from paperboy.digest.choices import Choices
-from paperboy.digest.models import Alert, Subscription
 from paperboy.mail import SmtpConfig, compose
+from paperboy.models import Alert, Subscription
 from paperboy.settings import Settings
 
 CONFIRM_MAX_AGE = 7 * 86400

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from paperboy.clock import chunks
 from paperboy.embed.text import paper_text, text_hash
 from paperboy.errors import ImportFileError
 from paperboy.store.sql import SQLStore
@@ -141,18 +142,18 @@ def load_embeddings(store: SQLStore, path: Path, *, chunk: int = 2000) -> tuple[
     if len(ids) != len(hashes) or len(ids) != len(vectors):
         raise ImportFileError(str(path), "ids, hashes and vectors differ in length")
     loaded = skipped = 0
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
+    for part, part_hashes, part_vectors in zip(
+        chunks(ids, chunk), chunks(hashes, chunk), chunks(vectors, chunk), strict=True
+    ):
         papers = store.get_papers(part)
         seqs = store.change_seqs(part)
         rows: list[tuple[str, int, str, bytes | None]] = []
-        for offset, paper_id in enumerate(part):
+        for paper_id, digest, vector in zip(part, part_hashes, part_vectors, strict=True):
             paper = papers.get(paper_id)
-            digest = hashes[start + offset]
             if paper is None or text_hash(paper_text(paper.title, paper.abstract)) != digest:
                 skipped += 1
                 continue
-            rows.append((paper_id, seqs[paper_id], digest, vectors[start + offset].tobytes()))
+            rows.append((paper_id, seqs[paper_id], digest, vector.tobytes()))
         store.save_embeddings(model, rows)
         loaded += len(rows)
     return loaded, skipped

@@ -31,7 +31,7 @@ from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.http import ArxivHttp
 from paperboy.ingest.runs import logged_run
 from paperboy.ingest.shapes import _names, categories_of
-from paperboy.ingest.xml import parse_document, text_of
+from paperboy.ingest.xml import Skip, line_of, parse_document, parse_each, text_of
 from paperboy.models import FeedEntry, Paper, Record, UpsertCounts, clean_abstract, clean_title
 from paperboy.store.base import Store
 
@@ -78,10 +78,6 @@ class Announcement:
     day: date  # the announcement day (US Eastern)
 
 
-class _Skip(Exception):
-    """One item cannot be used; its reason goes to the problems."""
-
-
 def _day(text: str) -> date | None:
     """An RFC 822 date (``Mon, 30 Sep 2024 00:00:00 -0400``) as its US Eastern day."""
     text = text.strip()
@@ -112,34 +108,34 @@ def _item_id(item: etree._Element, description: str) -> tuple[str, int | None]:
         return parsed.canonical, parsed.version
     shown = next((c for c in candidates if c), "")
     if shown:
-        raise _Skip(f"item id {shown[:200]!r} is not an arXiv id")
-    raise _Skip("item has no arXiv id")
+        raise Skip(f"item id {shown[:200]!r} is not an arXiv id")
+    raise Skip("item has no arXiv id")
 
 
 def _announcement(item: etree._Element, channel_day: date | None) -> Announcement:
     description = text_of(item.find("description"))
     paper_id, version = _item_id(item, description)
-    kind = " ".join(text_of(item.find(_ANNOUNCE_TYPE)).split()).lower()
+    kind = (line_of(item.find(_ANNOUNCE_TYPE)) or "").lower()
     if not kind and (match := _DESCRIPTION_TYPE.search(description)):
         kind = match[1].lower()
     if kind not in ANNOUNCE_TYPES:
-        raise _Skip(f"item {paper_id} has an unknown announce type {kind[:50]!r}")
+        raise Skip(f"item {paper_id} has an unknown announce type {kind[:50]!r}")
     title = clean_title(text_of(item.find("title")))
     if not title:
-        raise _Skip(f"item {paper_id} has no title")
+        raise Skip(f"item {paper_id} has no title")
     day = _day(text_of(item.find("pubDate"))) or channel_day
     if day is None:
-        raise _Skip(f"item {paper_id} has no announcement date")
+        raise Skip(f"item {paper_id} has no announcement date")
     parts = _ABSTRACT.split(description, maxsplit=1)
     abstract = clean_abstract(parts[1]) if len(parts) == 2 else ""
-    terms = [" ".join(text_of(c).split()) for c in item.iterfind("category")]
-    rights = " ".join(text_of(item.find(_RIGHTS)).split())
+    terms = [term for c in item.iterfind("category") if (term := line_of(c))]
+    rights = line_of(item.find(_RIGHTS)) or ""
     paper = Paper(
         id=paper_id,
         title=title,
         abstract=abstract,
         authors=_names(text_of(item.find(_CREATOR))),
-        categories=categories_of([t for t in terms if t]),
+        categories=categories_of(terms),
         version=version,
         license=rights[:255] or None,
     )
@@ -162,19 +158,11 @@ def parse_rss(body: bytes) -> tuple[date | None, list[Announcement], list[tuple[
     channel_day = _day(text_of(channel.find("pubDate"))) or _day(
         text_of(channel.find("lastBuildDate"))
     )
-    announcements: list[Announcement] = []
-    problems: list[tuple[int, str]] = []
-    seen: set[str] = set()
-    for index, item in enumerate(channel.iterfind("item"), start=1):
-        try:
-            announcement = _announcement(item, channel_day)
-        except _Skip as exc:
-            problems.append((index, str(exc)))
-            continue
-        if announcement.paper.id in seen:
-            continue
-        seen.add(announcement.paper.id)
-        announcements.append(announcement)
+    parsed, problems = parse_each(
+        channel.iterfind("item"), lambda item: _announcement(item, channel_day)
+    )
+    first = {a.paper.id: a for a in reversed(parsed)}  # a repeated id keeps its first item
+    announcements = [a for a in parsed if first[a.paper.id] is a]
     return channel_day, announcements, problems
 
 

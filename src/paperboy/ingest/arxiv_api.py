@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from paperboy.arxiv_ids import parse_arxiv_id
+from paperboy.clock import chunks
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.atom import ArxivApiError, AtomError, AtomPage, parse_atom
 from paperboy.ingest.http import ArxivHttp
@@ -134,8 +135,7 @@ def fetch_papers(
         return c.inserted, c.updated, c.unchanged + c.older, errors
 
     with logged_run(store, SOURCE, ", ".join(report.requested), tally) as run:
-        for start in range(0, len(to_send), size):
-            chunk = to_send[start : start + size]
+        for chunk in chunks(to_send, size):
             refused: list[tuple[str, str]] = []
             records, problems = _fetch_batch(http, chunk, refused)
             report.invalid.extend((given[sent], why) for sent, why in refused)

@@ -15,14 +15,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lxml import etree
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.shapes import _withdrawn, categories_of
-from paperboy.ingest.xml import parse_document, text_of
+from paperboy.ingest.xml import (
+    Skip,
+    count_of,
+    line_of,
+    naive_utc,
+    parse_document,
+    parse_each,
+    text_of,
+)
 from paperboy.models import Paper, Record, clean_abstract, clean_title
 
 __all__ = ["ArxivApiError", "AtomError", "AtomPage", "parse_atom"]
@@ -47,7 +55,6 @@ _JOURNAL_REF = f"{{{ARXIV_NS}}}journal_ref"
 _DOI = f"{{{ARXIV_NS}}}doi"
 
 _ERROR_ID = re.compile(r"^https?://(?:www\.|export\.)?arxiv\.org/api/errors\b", re.I)
-_COUNT = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 class AtomError(PaperboyError):
@@ -73,19 +80,8 @@ class AtomPage:
     items_per_page: int | None  # opensearch:itemsPerPage
 
 
-class _Skip(Exception):
-    """One entry cannot be used; its reason goes to ``AtomPage.problems``."""
-
-
-def _line(element: etree._Element | None) -> str | None:
-    """An element's text on one line, or None when absent or blank."""
-    text = " ".join(text_of(element).split())
-    return text or None
-
-
 def _count(feed: etree._Element, name: str) -> int | None:
-    text = text_of(feed.find(f"{{{OPENSEARCH_NS}}}{name}")).strip()
-    return int(text) if _COUNT.fullmatch(text) else None
+    return count_of(text_of(feed.find(f"{{{OPENSEARCH_NS}}}{name}")))
 
 
 def _moment(element: etree._Element | None, field: str) -> datetime | None:
@@ -95,11 +91,9 @@ def _moment(element: etree._Element | None, field: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return naive_utc(parsed)
     except (ValueError, OverflowError) as exc:
-        raise _Skip(f"{field} is not a date: {text!r}") from exc
-    return parsed
+        raise Skip(f"{field} is not a date: {text!r}") from exc
 
 
 def _is_error_entry(entry: etree._Element) -> bool:
@@ -107,7 +101,7 @@ def _is_error_entry(entry: etree._Element) -> bool:
 
 
 def _error_message(entry: etree._Element) -> str:
-    message = _line(entry.find(_SUMMARY))
+    message = line_of(entry.find(_SUMMARY))
     if message:
         return message
     fragment = text_of(entry.find(_ID)).strip().partition("#")[2]
@@ -117,14 +111,14 @@ def _error_message(entry: etree._Element) -> str:
 def _paper(entry: etree._Element) -> Paper:
     raw_id = text_of(entry.find(_ID)).strip()
     if not raw_id:
-        raise _Skip("entry has no id")
+        raise Skip("entry has no id")
     try:
         arxiv_id = parse_arxiv_id(raw_id)
     except InvalidArxivId as exc:
-        raise _Skip(f"entry id {raw_id[:200]!r} is not an arXiv id") from exc
+        raise Skip(f"entry id {raw_id[:200]!r} is not an arXiv id") from exc
     title = clean_title(text_of(entry.find(_TITLE)))
     if not title:
-        raise _Skip(f"entry {arxiv_id.canonical} has no title")
+        raise Skip(f"entry {arxiv_id.canonical} has no title")
     authors = tuple(
         name
         for author in entry.iterfind(_AUTHOR)
@@ -133,7 +127,7 @@ def _paper(entry: etree._Element) -> Paper:
     primary = entry.find(_PRIMARY)
     terms = [primary.get("term")] if primary is not None else []
     terms += [category.get("term") for category in entry.iterfind(_CATEGORY)]
-    comments = _line(entry.find(_COMMENT))
+    comments = line_of(entry.find(_COMMENT))
     return Paper(
         id=arxiv_id.canonical,
         title=title,
@@ -144,8 +138,8 @@ def _paper(entry: etree._Element) -> Paper:
         published=_moment(entry.find(_PUBLISHED), "published"),
         updated=_moment(entry.find(_UPDATED), "updated"),
         comments=comments,
-        journal_ref=_line(entry.find(_JOURNAL_REF)),
-        doi=_line(entry.find(_DOI)),
+        journal_ref=line_of(entry.find(_JOURNAL_REF)),
+        doi=line_of(entry.find(_DOI)),
         withdrawn=_withdrawn(comments),
     )
 
@@ -165,13 +159,7 @@ def parse_atom(body: bytes) -> AtomPage:
     for entry in entries:
         if _is_error_entry(entry):
             raise ArxivApiError(_error_message(entry))
-    records: list[Record] = []
-    problems: list[tuple[int, str]] = []
-    for index, entry in enumerate(entries, start=1):
-        try:
-            records.append(Record(_paper(entry)))
-        except _Skip as exc:
-            problems.append((index, str(exc)))
+    records, problems = parse_each(entries, lambda entry: Record(_paper(entry)))
     return AtomPage(
         records=records,
         problems=problems,

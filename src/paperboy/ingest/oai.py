@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
@@ -43,7 +43,7 @@ from lxml import etree
 from paperboy.arxiv_ids import canonical_id
 from paperboy.errors import InvalidArxivId, PaperboyError
 from paperboy.ingest.shapes import _withdrawn, categories_of
-from paperboy.ingest.xml import text_of
+from paperboy.ingest.xml import SAFE_OPTIONS, Skip, count_of, line_of, naive_utc, text_of
 from paperboy.models import Paper, Record, clean_abstract, clean_title
 
 __all__ = ["OAI_NS", "ARXIV_RAW_NS", "OaiError", "OaiPage", "OaiParseError", "parse_list_records"]
@@ -80,7 +80,6 @@ _DOI = _raw("doi")
 _LICENSE = _raw("license")
 _ABSTRACT = _raw("abstract")
 
-_COUNT = re.compile(r"[0-9]{1,18}", re.ASCII)
 _DATESTAMP_TEXT = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:T[0-9:]+Z)?", re.ASCII)
 _VERSION_TEXT = re.compile(r"v([1-9][0-9]{0,8})", re.ASCII)
 _EMPTY_SIZE = re.compile(r"0\s*kb", re.I)
@@ -140,29 +139,12 @@ class OaiPage:
     max_datestamp: str | None  # the largest header datestamp on the page, YYYY-MM-DD
 
 
-class _Skip(Exception):
-    """One record cannot be used; its reason goes to ``OaiPage.problems``."""
-
-
-def _line(element: etree._Element | None) -> str | None:
-    text = " ".join(text_of(element).split())
-    return text or None
-
-
-def _count(value: str | None) -> int | None:
-    text = (value or "").strip()
-    return int(text) if _COUNT.fullmatch(text) else None
-
-
 def _moment(text: str, label: str) -> datetime:
     """An RFC 2822 date (``Mon, 2 Apr 2007 19:18:42 GMT``) as a naive UTC datetime."""
     try:
-        parsed = parsedate_to_datetime(text)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return naive_utc(parsedate_to_datetime(text))
     except (ValueError, TypeError, OverflowError, IndexError) as exc:
-        raise _Skip(f"{label} date is not an RFC 2822 date: {text[:100]!r}") from exc
-    return parsed
+        raise Skip(f"{label} date is not an RFC 2822 date: {text[:100]!r}") from exc
 
 
 def _authors(value: str) -> tuple[str, ...]:
@@ -182,18 +164,18 @@ def _authors(value: str) -> tuple[str, ...]:
 
 def _canonical(text: str, what: str) -> str:
     if not text:
-        raise _Skip(f"{what} is empty")
+        raise Skip(f"{what} is empty")
     try:
         return canonical_id(text)
     except InvalidArxivId as exc:
-        raise _Skip(f"{what} {text[:200]!r} is not an arXiv id") from exc
+        raise Skip(f"{what} {text[:200]!r} is not an arXiv id") from exc
 
 
 def _paper(raw: etree._Element) -> Paper:
     paper_id = _canonical(text_of(raw.find(_ID)).strip(), "arXivRaw id")
     title = clean_title(text_of(raw.find(_TITLE)))
     if not title:
-        raise _Skip(f"record {paper_id} has no title")
+        raise Skip(f"record {paper_id} has no title")
     versions: dict[int, etree._Element] = {}
     for version in raw.iterfind(_VERSION):
         match = _VERSION_TEXT.fullmatch((version.get("version") or "").strip())
@@ -210,7 +192,7 @@ def _paper(raw: etree._Element) -> Paper:
     empty_latest = latest is not None and bool(
         _EMPTY_SIZE.fullmatch(text_of(versions[latest].find(_SIZE)).strip())
     )
-    comments = _line(raw.find(_COMMENTS))
+    comments = line_of(raw.find(_COMMENTS))
     return Paper(
         id=paper_id,
         title=title,
@@ -221,9 +203,9 @@ def _paper(raw: etree._Element) -> Paper:
         published=published,
         updated=updated,
         comments=comments,
-        journal_ref=_line(raw.find(_JOURNAL_REF)),
-        doi=_line(raw.find(_DOI)),
-        license=_line(raw.find(_LICENSE)),
+        journal_ref=line_of(raw.find(_JOURNAL_REF)),
+        doi=line_of(raw.find(_DOI)),
+        license=line_of(raw.find(_LICENSE)),
         withdrawn=_withdrawn(comments) or empty_latest,
     )
 
@@ -238,6 +220,98 @@ def _open(source: bytes | bytearray | memoryview | BinaryIO) -> BinaryIO:
     )
 
 
+def _events(stream: BinaryIO) -> etree.iterparse:
+    """``iterparse`` of ``stream`` with entities, DTDs and the network off."""
+    return etree.iterparse(
+        stream, events=("start", "end"), remove_comments=True, remove_pis=True, **SAFE_OPTIONS
+    )
+
+
+def _check_root(element: etree._Element) -> None:
+    if element.getroottree().docinfo.doctype:
+        raise OaiParseError("response declares a DOCTYPE; an OAI-PMH response never does")
+    if element.tag != _ROOT:
+        raise OaiParseError(
+            f"expected an OAI-PMH response (root element {_ROOT}), got {str(element.tag)[:200]!r}"
+        )
+
+
+@dataclass(slots=True)
+class _PageBuilder:
+    """What one page holds so far, fed the end of each element as ``iterparse`` reads it
+    (the fields of :class:`OaiPage` under the same names, and the parse's own state)."""
+
+    records: list[Record] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    resumption_token: str | None = None
+    complete_list_size: int | None = None
+    cursor: int | None = None
+    max_datestamp: str | None = None
+    where: dict[str, int] = field(default_factory=dict)  # canonical id -> index in records
+    seen_root: bool = False
+    seen_list: bool = False
+    index: int = 0  # records seen, for the label of one without an identifier
+
+    def end(self, element: etree._Element) -> None:
+        tag = element.tag
+        if tag == _RECORD:
+            self.record(element)
+            element.clear(keep_tail=False)  # memory stays flat: drop the records read
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+        elif tag == _ERROR:
+            raise OaiError((element.get("code") or "").strip(), " ".join(text_of(element).split()))
+        elif tag == _TOKEN:
+            self.resumption_token = text_of(element).strip() or None
+            self.complete_list_size = count_of(element.get("completeListSize"))
+            self.cursor = count_of(element.get("cursor"))
+        elif tag == _LIST_RECORDS:
+            self.seen_list = True
+
+    def record(self, element: etree._Element) -> None:
+        """Take in one ``<record>``: a paper, a deleted id, or a problem."""
+        self.index += 1
+        header = element.find(_HEADER)
+        identifier = text_of(header.find(_IDENTIFIER) if header is not None else None).strip()
+        stamp = _DATESTAMP_TEXT.fullmatch(
+            text_of(header.find(_DATESTAMP) if header is not None else None).strip()
+        )
+        if stamp and (self.max_datestamp is None or stamp[1] > self.max_datestamp):
+            self.max_datestamp = stamp[1]
+        label = identifier[:200] or f"record {self.index}"
+        try:
+            if header is not None and header.get("status") == "deleted":
+                oai_id = identifier.removeprefix("oai:arXiv.org:")
+                self.deleted.append(_canonical(oai_id, "deleted header identifier"))
+            else:
+                self.add(_paper(_raw_metadata(element)))
+        except Skip as exc:
+            self.problems.append((label, str(exc)))
+
+    def add(self, paper: Paper) -> None:
+        """The same id twice keeps the higher version (the later one on a tie)."""
+        at = self.where.get(paper.id)
+        if at is None:
+            self.where[paper.id] = len(self.records)
+            self.records.append(Record(paper))
+        elif (paper.version or 0) >= (self.records[at].paper.version or 0):
+            self.records[at] = Record(paper)
+
+    def page(self) -> OaiPage:
+        if not self.seen_list:
+            raise OaiParseError("response is OAI-PMH but holds no ListRecords element")
+        return OaiPage(**{f.name: getattr(self, f.name) for f in fields(OaiPage)})
+
+
+def _raw_metadata(record: etree._Element) -> etree._Element:
+    metadata = record.find(_METADATA)
+    raw = metadata.find(_RAW) if metadata is not None else None
+    if raw is None:
+        raise Skip("record has no arXivRaw metadata")
+    return raw
+
+
 def parse_list_records(source: bytes | BinaryIO) -> OaiPage:
     """Parse one OAI-PMH ``ListRecords`` response (``metadataPrefix=arXivRaw``).
 
@@ -245,103 +319,19 @@ def parse_list_records(source: bytes | BinaryIO) -> OaiPage:
     that is not a usable OAI-PMH response; a bad record is reported in ``problems``.
     """
     stream = _open(source)
-    records: list[Record] = []
-    where: dict[str, int] = {}  # canonical id -> index in records
-    deleted: list[str] = []
-    problems: list[tuple[str, str]] = []
-    token: str | None = None
-    complete_list_size: int | None = None
-    cursor: int | None = None
-    max_datestamp: str | None = None
-    seen_root = False
-    seen_list = False
-    index = 0
-    events = etree.iterparse(
-        stream,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    page = _PageBuilder()
     try:
-        for event, element in events:
-            if not seen_root:
-                seen_root = True
-                if element.getroottree().docinfo.doctype:
-                    raise OaiParseError(
-                        "response declares a DOCTYPE; an OAI-PMH response never does"
-                    )
-                if element.tag != _ROOT:
-                    raise OaiParseError(
-                        f"expected an OAI-PMH response (root element {_ROOT}), "
-                        f"got {str(element.tag)[:200]!r}"
-                    )
-                continue
-            if event != "end":
-                continue
-            tag = element.tag
-            if tag == _RECORD:
-                index += 1
-                header = element.find(_HEADER)
-                identifier = text_of(
-                    header.find(_IDENTIFIER) if header is not None else None
-                ).strip()
-                stamp = _DATESTAMP_TEXT.fullmatch(
-                    text_of(header.find(_DATESTAMP) if header is not None else None).strip()
-                )
-                if stamp and (max_datestamp is None or stamp[1] > max_datestamp):
-                    max_datestamp = stamp[1]
-                label = identifier[:200] or f"record {index}"
-                try:
-                    if header is not None and header.get("status") == "deleted":
-                        oai_id = identifier.removeprefix("oai:arXiv.org:")
-                        deleted.append(_canonical(oai_id, "deleted header identifier"))
-                    else:
-                        metadata = element.find(_METADATA)
-                        raw = metadata.find(_RAW) if metadata is not None else None
-                        if raw is None:
-                            raise _Skip("record has no arXivRaw metadata")
-                        paper = _paper(raw)
-                        at = where.get(paper.id)
-                        if at is None:
-                            where[paper.id] = len(records)
-                            records.append(Record(paper))
-                        elif (paper.version or 0) >= (records[at].paper.version or 0):
-                            records[at] = Record(paper)
-                except _Skip as exc:
-                    problems.append((label, str(exc)))
-                element.clear(keep_tail=False)
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
-            elif tag == _ERROR:
-                raise OaiError(
-                    (element.get("code") or "").strip(), " ".join(text_of(element).split())
-                )
-            elif tag == _TOKEN:
-                token = text_of(element).strip() or None
-                complete_list_size = _count(element.get("completeListSize"))
-                cursor = _count(element.get("cursor"))
-            elif tag == _LIST_RECORDS:
-                seen_list = True
+        for event, element in _events(stream):
+            if not page.seen_root:
+                page.seen_root = True
+                _check_root(element)
+            elif event == "end":
+                page.end(element)
     except etree.XMLSyntaxError as exc:
-        raise OaiParseError(_syntax_message(exc, seen_root)) from exc
+        raise OaiParseError(_syntax_message(exc, page.seen_root)) from exc
     except (etree.LxmlError, ValueError, LookupError) as exc:
         raise OaiParseError(f"response could not be read as XML: {exc}") from exc
-    if not seen_list:
-        raise OaiParseError("response is OAI-PMH but holds no ListRecords element")
-    return OaiPage(
-        records=records,
-        deleted=deleted,
-        problems=problems,
-        resumption_token=token,
-        complete_list_size=complete_list_size,
-        cursor=cursor,
-        max_datestamp=max_datestamp,
-    )
+    return page.page()
 
 
 def _syntax_message(exc: etree.XMLSyntaxError, seen_root: bool) -> str:

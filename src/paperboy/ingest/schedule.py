@@ -1,10 +1,9 @@
-"""``paperboy daemon``: the harvest on a schedule, with APScheduler in one process.
+"""The harvest schedule and what one scheduled harvest reads (the sources' side only).
 
-One process runs the schedule (run one daemon per store; web workers never schedule jobs).
-Each run harvests every configured set, then reads the day's announcements of the same
-sets; a failing set is logged in the ingest log and does not
-stop the others or the daemon. Missed runs (the machine was asleep) run once when it wakes,
-within an hour's grace.
+``harvest_trigger`` and ``next_runs`` read ``harvest_schedule`` in ``harvest_timezone``;
+``harvest_configured`` harvests every configured set, then reads the day's announcements of the
+same sets; a failing set is logged in the ingest log and does not stop the others. What runs
+after it (embed, index, digests) is ``paperboy.pipeline``; the daemon is ``paperboy.daemon``.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from paperboy.errors import PaperboyError
 from paperboy.settings import Settings
+from paperboy.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -52,64 +51,30 @@ def harvest_sets(settings: Settings) -> list[str]:
     return [name.strip() for name in settings.harvest_sets.split(",") if name.strip()]
 
 
-def harvest_job(settings: Settings) -> list[str]:
-    """One scheduled run: harvest each set, read the day's announcements, embed and index,
-    then compose the due email digests and send the outbox (``run_digests``).
+def harvest_configured(settings: Settings, store: Store) -> list[str]:
+    """Harvest each configured set, then read the day's announcements of the same sets.
 
     A failing set is logged (it is in the ingest log too) and does not stop the others; nothing
-    is raised. Returns the sets for which arXiv was unavailable, so a job queue can retry the
-    run later (harvests are incremental and resume where they stopped).
+    is raised. Returns the sets for which arXiv was unavailable (see ``paperboy.pipeline``).
     """
-    from paperboy.digest.jobs import run_digests
     from paperboy.ingest.announce import fetch_announcements
     from paperboy.ingest.harvest import harvest
     from paperboy.ingest.http import ArxivHttp, ArxivUnavailable
-    from paperboy.search import refresh_search
-    from paperboy.store import open_store
 
     unavailable: list[str] = []
-    store = open_store(settings.database_url)
-    try:
-        with ArxivHttp(settings, store) as http:
-            sets = harvest_sets(settings)
-            for set_spec in sets:
-                try:
-                    report = harvest(store, http, set_spec=set_spec)
-                    log.info("harvest of %s done: %s", set_spec, report)
-                except ArxivUnavailable as exc:
-                    unavailable.append(set_spec)
-                    log.error("harvest of %s failed: %s", set_spec, exc)
-                except PaperboyError as exc:  # already in the ingest log
-                    log.error("harvest of %s failed: %s", set_spec, exc)
-            try:  # the day's announcements, so new papers show before any upvote
-                fetch_announcements(store, http, sets)
-            except PaperboyError as exc:
-                log.error("announcements failed: %s", exc)
-        refresh_search(settings, store)
-        run_digests(settings, store)  # compose the due digests, send the outbox; never raises
-    finally:
-        store.close()
+    with ArxivHttp(settings, store) as http:
+        sets = harvest_sets(settings)
+        for set_spec in sets:
+            try:
+                report = harvest(store, http, set_spec=set_spec)
+                log.info("harvest of %s done: %s", set_spec, report)
+            except ArxivUnavailable as exc:
+                unavailable.append(set_spec)
+                log.error("harvest of %s failed: %s", set_spec, exc)
+            except PaperboyError as exc:  # already in the ingest log
+                log.error("harvest of %s failed: %s", set_spec, exc)
+        try:  # the day's announcements, so new papers show before any upvote
+            fetch_announcements(store, http, sets)
+        except PaperboyError as exc:
+            log.error("announcements failed: %s", exc)
     return unavailable
-
-
-def run_daemon(settings: Settings, *, run_now: bool = False) -> None:
-    trigger = harvest_trigger(settings)
-    scheduler = BlockingScheduler(timezone=settings.harvest_timezone)
-    scheduler.add_job(
-        harvest_job,
-        trigger,
-        args=[settings],
-        id="harvest",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    if run_now:
-        scheduler.add_job(harvest_job, args=[settings], id="harvest-now", max_instances=1)
-    # The outbox goes out a minute at a time, paced at mail_rate_per_minute (see digest.jobs).
-    from paperboy.digest.jobs import send_outbox
-
-    scheduler.add_job(
-        send_outbox, "interval", minutes=1, args=[settings], id="send-outbox", max_instances=1
-    )
-    scheduler.start()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from paperboy.arxiv_ids import OLD_ARCHIVES, canonical_id
 from paperboy.errors import InvalidArxivId, PaperboyError
+from paperboy.ingest.xml import naive_utc
 from paperboy.models import FeedEntry, Paper, Record, clean_abstract, clean_title
 
 
@@ -67,11 +68,9 @@ def _datetime(value: Any, field: str) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         else:
             parsed = parsedate_to_datetime(text)
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return naive_utc(parsed)
     except (ValueError, TypeError, OverflowError) as exc:
         raise BadRecord(f"field {field!r} is not a date: {text!r}") from exc
-    return parsed
 
 
 def _date(value: Any, field: str) -> date | None:
@@ -141,6 +140,20 @@ def _url(value: Any, field: str) -> str | None:
     return text if re.match(r"^https?://", text, re.I) else None
 
 
+_CAMEL_LINKS = ("githubRepo", "githubStars", "projectPage")  # Hugging Face's field names
+_SNAKE_LINKS = ("github_repo", "github_stars", "project_page")  # Paperboy's export
+
+
+def _links(obj: dict[str, Any], names: tuple[str, str, str]) -> dict[str, Any]:
+    """The code and project links of a Daily Papers record, under its ``names``."""
+    repo, stars, page = names
+    return {
+        "github_repo": _url(obj.get(repo), repo),
+        "github_stars": _int(obj.get(stars), stars),
+        "project_page": _url(obj.get(page), page),
+    }
+
+
 def _user(value: Any) -> str | None:
     if isinstance(value, dict):
         return _text(value.get("user") or value.get("name"), "submittedBy")
@@ -169,9 +182,7 @@ def hf_daily_item(obj: dict[str, Any], feed_day: date | None) -> Record:
         abstract=clean_abstract(_text(paper.get("summary") or obj.get("summary"), "summary") or ""),
         authors=_names(paper.get("authors")),
         published=_datetime(paper.get("publishedAt"), "paper.publishedAt"),
-        github_repo=_url(paper.get("githubRepo"), "githubRepo"),
-        github_stars=_int(paper.get("githubStars"), "githubStars"),
-        project_page=_url(paper.get("projectPage"), "projectPage"),
+        **_links(paper, _CAMEL_LINKS),
     )
     day = (
         feed_day
@@ -191,39 +202,33 @@ def hf_daily_item(obj: dict[str, Any], feed_day: date | None) -> Record:
     return Record(record, entry)
 
 
-def hf_paper(obj: dict[str, Any], feed_day: date | None) -> Record:
-    paper_id = _paper_id(obj.get("id"))
-    record = Paper(
-        id=paper_id,
+def _flat_paper(
+    obj: dict[str, Any], abstract: str, published: str, links: tuple[str, str, str], *, cats: bool
+) -> Paper:
+    """The paper of a flat Daily Papers record under Hugging Face's or Paperboy's field names;
+    only Paperboy's has ``categories`` (``cats``)."""
+    return Paper(
+        id=_paper_id(obj.get("id")),
         title=_title(obj.get("title")),
-        abstract=clean_abstract(_text(obj.get("summary"), "summary") or ""),
+        abstract=clean_abstract(_text(obj.get(abstract), abstract) or ""),
         authors=_names(obj.get("authors")),
-        published=_datetime(obj.get("publishedAt"), "publishedAt"),
-        github_repo=_url(obj.get("githubRepo"), "githubRepo"),
-        github_stars=_int(obj.get("githubStars"), "githubStars"),
-        project_page=_url(obj.get("projectPage"), "projectPage"),
+        categories=categories_of(obj.get("categories")) if cats else (),
+        published=_datetime(obj.get(published), published),
+        **_links(obj, links),
     )
-    return Record(record)
+
+
+def hf_paper(obj: dict[str, Any], feed_day: date | None) -> Record:
+    return Record(_flat_paper(obj, "summary", "publishedAt", _CAMEL_LINKS, cats=False))
 
 
 def daily_record(obj: dict[str, Any], feed_day: date | None) -> Record:
-    paper_id = _paper_id(obj.get("id"))
-    record = Paper(
-        id=paper_id,
-        title=_title(obj.get("title")),
-        abstract=clean_abstract(_text(obj.get("abstract"), "abstract") or ""),
-        authors=_names(obj.get("authors")),
-        categories=categories_of(obj.get("categories")),
-        published=_datetime(obj.get("published_at"), "published_at"),
-        github_repo=_url(obj.get("github_repo"), "github_repo"),
-        github_stars=_int(obj.get("github_stars"), "github_stars"),
-        project_page=_url(obj.get("project_page"), "project_page"),
-    )
+    record = _flat_paper(obj, "abstract", "published_at", _SNAKE_LINKS, cats=True)
     day = _date(obj.get("daily_date"), "daily_date")
     if day is None:
         raise BadRecord("record has no 'daily_date'")
     entry = FeedEntry(
-        paper_id=paper_id,
+        paper_id=record.id,
         feed_date=day,
         source="daily",
         submitted_by=_user(obj.get("submitted_by")),

@@ -31,10 +31,10 @@ def transient_errors() -> tuple[type[Exception], ...]:
 
 
 def harvest_now(settings: Settings) -> None:
-    """The daemon's harvest run (``harvest_job``). When arXiv was unavailable for some set,
-    ``TransientJobError`` is raised at the end (after the other sets were harvested), so the
-    queue retries the run."""
-    from paperboy.ingest.schedule import harvest_job
+    """The daemon's harvest run (``paperboy.pipeline.harvest_job``). When arXiv was
+    unavailable for some set, ``TransientJobError`` is raised at the end (after the other sets
+    were harvested), so the queue retries the run."""
+    from paperboy.pipeline import harvest_job
 
     unavailable = harvest_job(settings)
     if unavailable:

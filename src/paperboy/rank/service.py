@@ -26,10 +26,11 @@ at the end of that period (capped by the reference time above).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Engine
 
+from paperboy.clock import utc_now
 from paperboy.hfapi import hf_datetime
 from paperboy.models import FeedItem
 from paperboy.rank.trending import (
@@ -54,7 +55,7 @@ FORMULA = "score = (imported upvotes + local votes) / (age in hours + 2)^gravity
 
 def real_now() -> datetime:
     """The real clock, as naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utc_now()
 
 
 def day_start(day: date) -> datetime:
@@ -154,6 +155,11 @@ class TrendingService:
     def _ranking(self, window: str, now: datetime, rows: list[TrendingRow]) -> TrendingList:
         ranked = [b for b in rank(map(_input, rows), now, self.gravity) if b.points > 0]
         return TrendingList(window, now, window_start(now, window), self.gravity, ranked)
+
+    def since(self, first_day: date, now: datetime) -> list[Breakdown]:
+        """Every visible paper whose first feed day is ``first_day`` or later, ranked at
+        ``now``, those without points included (last)."""
+        return rank(map(_input, self.queries.candidates(first_day)), now, self.gravity)
 
     def page(
         self, ranking: TrendingList, offset: int, limit: int

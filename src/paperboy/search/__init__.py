@@ -55,31 +55,3 @@ def open_search(settings: Settings, store: SQLStore) -> SearchService:
         popularity=settings.search_popularity_boost,
     )
     return SearchService(store, index, encoder, params)
-
-
-def refresh_search(settings: Settings, store: SQLStore) -> None:
-    """Embed new papers (when ``embed_after_ingest``) and catch the indexes up; for jobs that
-    run without a terminal (the daemon). Failures are logged: the data is safe in the store."""
-    import logging
-
-    from paperboy.errors import PaperboyError
-
-    log = logging.getLogger(__name__)
-    if settings.embed_after_ingest:
-        from paperboy.embed.jobs import embed_pending
-        from paperboy.embed.model import load_embedder
-
-        try:
-            encoder = load_embedder(max_tokens=settings.embed_max_tokens)
-            report = embed_pending(store, encoder, batch_size=settings.embed_batch_size)
-            log.info("embedded %d papers", report.embedded)
-        except PaperboyError as exc:
-            log.error("papers were not embedded: %s", exc)
-    service = open_search(settings, store)
-    try:
-        report = service.index.sync()
-        log.info("search index: %d papers, %d vectors", report.keyword_docs, report.vectors)
-    except (OSError, ValueError) as exc:
-        log.error("search index not updated: %s", exc)
-    finally:
-        service.index.close()

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import tantivy
 
+from paperboy.clock import chunks
 from paperboy.models import Paper
 from paperboy.search.limits import MAX_RESULTS, bounded
 from paperboy.search.query import ParsedQuery, analyze_terms, build_analyzer, parse_query
@@ -310,8 +311,7 @@ class KeywordIndex:
             return set(ids)
         searcher = self._index.searcher()
         found: set[str] = set()
-        for start in range(0, len(ids), MAX_RESULTS):  # each search's size stays bounded
-            chunk = ids[start : start + MAX_RESULTS]
+        for chunk in chunks(ids, MAX_RESULTS):  # each search's size stays bounded
             among = tantivy.Query.term_set_query(self._schema, "id", chunk)
             both = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, query), (tantivy.Occur.Must, among)]

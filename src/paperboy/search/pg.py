@@ -145,6 +145,12 @@ def _restricts(parsed: ParsedQuery) -> bool:
     )
 
 
+def _limited(conn: Any, query: str, sql: _Sql, limit: int) -> Sequence[Any]:
+    """The first ``limit`` rows of ``query`` (ordered, without its LIMIT) with ``sql``'s
+    parameters."""
+    return conn.execute(text(f"{query} LIMIT :limit"), {**sql.params, "limit": limit}).all()
+
+
 def _quoted(text_: str) -> str:
     return '"' + text_.replace('"', " ") + '"'
 
@@ -274,13 +280,13 @@ class PgKeyword:
                     f"WHERE {where} OFFSET 0"
                 )
             # Each tsvector is read once (OFFSET 0 keeps that step apart), not once per word.
-            rows = conn.execute(
-                text(
-                    f"SELECT id, ({' + '.join(terms)}) AS score FROM ({candidates}) AS c "
-                    "ORDER BY score DESC, id LIMIT :limit"
-                ),
-                {**sql.params, "limit": limit},
-            ).all()
+            rows = _limited(
+                conn,
+                f"SELECT id, ({' + '.join(terms)}) AS score FROM ({candidates}) AS c "
+                "ORDER BY score DESC, id",
+                sql,
+                limit,
+            )
             found = [Scored(r.id, float(r.score)) for r in rows]
             if matching and _restricts(parsed) and len(found) < limit:
                 # Words only rank here: the other papers that pass the filters come after,
@@ -311,13 +317,12 @@ class PgKeyword:
         )
 
     def _newest(self, conn: Any, sql: _Sql, limit: int) -> list[Scored]:
-        rows = conn.execute(
-            text(
-                f"SELECT id FROM papers WHERE {sql.where()} "
-                "ORDER BY published DESC NULLS LAST, id LIMIT :limit"
-            ),
-            {**sql.params, "limit": limit},
-        ).all()
+        rows = _limited(
+            conn,
+            f"SELECT id FROM papers WHERE {sql.where()} ORDER BY published DESC NULLS LAST, id",
+            sql,
+            limit,
+        )
         return [Scored(r.id, 1.0) for r in rows]
 
     def search(self, query: str, limit: int = 10) -> list[Scored]:

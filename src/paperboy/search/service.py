@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 import numpy as np
 
+from paperboy.clock import utc_now
 from paperboy.errors import PaperboyError, PaperNotFound
 from paperboy.models import Paper
 from paperboy.search.highlight import matched_terms
@@ -284,7 +284,7 @@ class SearchService:
         papers = self.store.get_papers(order)
         counts = self.store.vote_counts(order) if params.popularity else {}
         upvotes = {pid: votes for pid, (votes, _c) in counts.items()}
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utc_now()
         top = max(fused.values(), default=1.0)
         boosted: dict[str, float] = {}
         for pid in order:

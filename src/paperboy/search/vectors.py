@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from paperboy.clock import chunks
 from paperboy.search.limits import bounded
 
 try:  # optional: without it every search is exact
@@ -388,8 +389,7 @@ class VectorIndex:
     def _build_graph(self) -> Any:
         graph = _new_graph(self.dim)
         rows = np.flatnonzero(self._live[: len(self._ids)])
-        for start in range(0, len(rows), 100_000):
-            part = rows[start : start + 100_000]
+        for part in chunks(rows, 100_000):
             graph.add(part.astype(np.uint64), self._matrix[part], threads=_BUILD_THREADS)
         return graph
 

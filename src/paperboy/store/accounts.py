@@ -10,18 +10,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from paperboy.community.models import ApiToken, User
-from paperboy.store import dialects
+from paperboy.clock import utc_now
+from paperboy.errors import PaperboyError
+from paperboy.models import SCOPES_OF_OLD_TOKENS, ApiToken, User
+from paperboy.store.dialects import insert_for
 from paperboy.store.schema import api_tokens, rate_counters, sessions, site_secrets, users
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from paperboy.store.substore import SubStore
 
 
 def digest(token: str) -> str:
@@ -49,10 +48,6 @@ def user_from_row(row: Any) -> User:
     )
 
 
-SCOPES_OF_OLD_TOKENS = ("read", "write")
-"""Tokens made before scopes existed (and the default): read and write, never admin."""
-
-
 def _scopes(text: str | None) -> tuple[str, ...]:
     return tuple((text or "").split())
 
@@ -70,7 +65,7 @@ def _token_from_row(r: Any) -> ApiToken:
     )
 
 
-class UserTaken(Exception):
+class UserTaken(PaperboyError):
     """The email address or user name belongs to another account."""
 
     def __init__(self, field: str) -> None:
@@ -78,14 +73,7 @@ class UserTaken(Exception):
         self.field = field
 
 
-class AccountStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = dialects.write_options(engine)
-
-    def _writer(self) -> Any:
-        return self.engine.connect().execution_options(**self._write)
-
+class AccountStore(SubStore):
     # -- users ------------------------------------------------------------------------------
 
     def create_user(
@@ -97,7 +85,7 @@ class AccountStore:
         is_admin: bool = False,
         verified: bool = False,
     ) -> User:
-        now = _now()
+        now = utc_now()
         with self._writer() as conn, conn.begin():
             taken = conn.execute(
                 select(users.c.email, users.c.username_key).where(
@@ -162,7 +150,7 @@ class AccountStore:
             conn.execute(delete(users).where(users.c.id == user_id))
 
     def record_login_success(self, user_id: int) -> None:
-        self.update_user(user_id, last_login_at=_now())
+        self.update_user(user_id, last_login_at=utc_now())
 
     def claim_login(self, user_id: int, last_login_at: datetime | None) -> bool:
         """Note a login now if the user's last login is still ``last_login_at``: True for the
@@ -174,7 +162,7 @@ class AccountStore:
         )
         with self._writer() as conn, conn.begin():
             done = conn.execute(
-                update(users).where(users.c.id == user_id, same).values(last_login_at=_now())
+                update(users).where(users.c.id == user_id, same).values(last_login_at=utc_now())
             )
         return done.rowcount == 1
 
@@ -183,7 +171,7 @@ class AccountStore:
     def create_session(self, user_id: int, lifetime: timedelta) -> str:
         """A new session; returns the cookie value (only its digest is stored)."""
         token = secrets.token_urlsafe(32)
-        now = _now()
+        now = utc_now()
         with self._writer() as conn, conn.begin():
             conn.execute(
                 insert(sessions).values(
@@ -203,7 +191,7 @@ class AccountStore:
             .join(sessions, sessions.c.user_id == users.c.id)
             .where(
                 sessions.c.token_hash == digest(token),
-                sessions.c.expires_at > _now(),
+                sessions.c.expires_at > utc_now(),
                 users.c.hidden_at.is_(None),
             )
         )
@@ -221,7 +209,7 @@ class AccountStore:
 
     def delete_expired_sessions(self) -> int:
         with self._writer() as conn, conn.begin():
-            return conn.execute(delete(sessions).where(sessions.c.expires_at <= _now())).rowcount
+            return conn.execute(delete(sessions).where(sessions.c.expires_at <= utc_now())).rowcount
 
     # -- API tokens -------------------------------------------------------------------------
 
@@ -231,7 +219,7 @@ class AccountStore:
         """A new token for scripts, allowed ``scopes`` (read, write, admin); returns it with
         its secret, which is never stored."""
         secret = "pb_" + secrets.token_urlsafe(30)
-        now = _now()
+        now = utc_now()
         scopes = tuple(scopes)
         with self._writer() as conn, conn.begin():
             token_id = conn.execute(
@@ -260,7 +248,7 @@ class AccountStore:
             done = conn.execute(
                 update(api_tokens)
                 .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
+                .values(revoked_at=utc_now())
             )
         return int(done.rowcount)
 
@@ -273,7 +261,7 @@ class AccountStore:
                     api_tokens.c.user_id == user_id,
                     api_tokens.c.revoked_at.is_(None),
                 )
-                .values(revoked_at=_now())
+                .values(revoked_at=utc_now())
             )
         return done.rowcount == 1
 
@@ -298,7 +286,7 @@ class AccountStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        now = _now()
+        now = utc_now()
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
             with self._writer() as conn, conn.begin():
                 conn.execute(
@@ -315,9 +303,7 @@ class AccountStore:
         (this one included). Atomic across processes: an upsert that adds one."""
         key = counter_key(key)
         window = int(now // window_seconds) * window_seconds
-        stmt = dialects.insert_for(self.engine, rate_counters).values(
-            key=key, window=window, count=1
-        )
+        stmt = insert_for(self.engine, rate_counters).values(key=key, window=window, count=1)
         stmt = stmt.on_conflict_do_update(
             index_elements=[rate_counters.c.key, rate_counters.c.window],
             set_={"count": rate_counters.c.count + 1},
@@ -358,8 +344,8 @@ class AccountStore:
         if value is not None:
             return str(value)
         stmt = (
-            dialects.insert_for(self.engine, site_secrets)
-            .values(name=name, value=secrets.token_urlsafe(48), created_at=_now())
+            insert_for(self.engine, site_secrets)
+            .values(name=name, value=secrets.token_urlsafe(48), created_at=utc_now())
             .on_conflict_do_nothing(index_elements=[site_secrets.c.name])
         )
         with self._writer() as conn, conn.begin():

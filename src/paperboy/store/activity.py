@@ -8,33 +8,21 @@ with the rows it counts, whatever the concurrency.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from paperboy.community.models import Activity, AuditEntry, VoteResult
-from paperboy.store import dialects
-from paperboy.store.schema import audit_log, paper_activity, store_state, users, votes
-
-_CHUNK = 500
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def bump_revision(conn: Any) -> None:
-    conn.execute(
-        update(store_state)
-        .where(store_state.c.key == "revision")
-        .values(value=store_state.c.value + 1)
-    )
+from paperboy.clock import chunks, utc_now
+from paperboy.models import Activity, AuditEntry, VoteResult
+from paperboy.store.dialects import insert_for
+from paperboy.store.schema import audit_log, paper_activity, papers, users, votes
+from paperboy.store.substore import SubStore, bump_revision
 
 
 def bump_activity(conn: Any, paper_id: str, *, votes: int = 0, comments: int = 0) -> int:
     """Add to a paper's counters (creating its row); returns its vote count afterwards."""
-    stmt = dialects.insert_for(conn.engine, paper_activity).values(
+    stmt = insert_for(conn.engine, paper_activity).values(
         paper_id=paper_id, votes=max(votes, 0), comments=max(comments, 0)
     )
     stmt = stmt.on_conflict_do_update(
@@ -60,7 +48,7 @@ def audit(
     """Record an action in the caller's transaction: it is logged if and only if it happened."""
     conn.execute(
         insert(audit_log).values(
-            at=at or _now(),
+            at=at or utc_now(),
             actor_id=actor_id,
             action=action,
             target_type=target_type,
@@ -70,14 +58,7 @@ def audit(
     )
 
 
-class ActivityStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = dialects.write_options(engine)
-
-    def _writer(self) -> Any:
-        return self.engine.connect().execution_options(**self._write)
-
+class ActivityStore(SubStore):
     # -- votes ------------------------------------------------------------------------------
 
     def set_vote(self, user_id: int, paper_id: str, on: bool) -> VoteResult:
@@ -86,8 +67,8 @@ class ActivityStore:
         with self._writer() as conn, conn.begin():
             if on:
                 stmt = (
-                    dialects.insert_for(self.engine, votes)
-                    .values(user_id=user_id, paper_id=paper_id, created_at=_now())
+                    insert_for(self.engine, votes)
+                    .values(user_id=user_id, paper_id=paper_id, created_at=utc_now())
                     .on_conflict_do_nothing(index_elements=[votes.c.user_id, votes.c.paper_id])
                 )
             else:
@@ -110,9 +91,9 @@ class ActivityStore:
         found: set[str] = set()
         ids = list(dict.fromkeys(paper_ids))
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
+            for chunk in chunks(ids):
                 query = select(votes.c.paper_id).where(
-                    votes.c.user_id == user_id, votes.c.paper_id.in_(ids[start : start + _CHUNK])
+                    votes.c.user_id == user_id, votes.c.paper_id.in_(chunk)
                 )
                 found.update(conn.execute(query).scalars())
         return found
@@ -126,6 +107,17 @@ class ActivityStore:
         with self.engine.connect() as conn:
             return [(r.paper_id, r.created_at) for r in conn.execute(query)]
 
+    def votes_with_titles(self, user_id: int) -> list[tuple[str, str, datetime]]:
+        """(paper_id, title, voted at) of each of the user's votes, newest first."""
+        query = (
+            select(votes.c.paper_id, papers.c.title, votes.c.created_at)
+            .join(papers, papers.c.id == votes.c.paper_id)
+            .where(votes.c.user_id == user_id)
+            .order_by(votes.c.created_at.desc(), votes.c.paper_id)
+        )
+        with self.engine.connect() as conn:
+            return [(r.paper_id, r.title, r.created_at) for r in conn.execute(query)]
+
     def count_votes(self, paper_id: str) -> int:
         """Rows in ``votes`` for the paper (the counter in paper_activity must equal it)."""
         query = select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id)
@@ -138,10 +130,8 @@ class ActivityStore:
         out: dict[str, Activity] = {}
         ids = list(dict.fromkeys(paper_ids))
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                query = select(paper_activity).where(
-                    paper_activity.c.paper_id.in_(ids[start : start + _CHUNK])
-                )
+            for chunk in chunks(ids):
+                query = select(paper_activity).where(paper_activity.c.paper_id.in_(chunk))
                 for r in conn.execute(query):
                     out[r.paper_id] = Activity(
                         r.paper_id, r.votes, r.comments, r.hidden_at, r.hidden_reason
@@ -168,7 +158,7 @@ class ActivityStore:
                     else paper_activity.c.hidden_at.is_not(None),
                 )
                 .values(
-                    hidden_at=_now() if hidden else None,
+                    hidden_at=utc_now() if hidden else None,
                     hidden_by=actor_id if hidden else None,
                     hidden_reason=reason if hidden else None,
                 )

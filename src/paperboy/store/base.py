@@ -7,11 +7,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
 
+from sqlalchemy import Engine
+
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
-from paperboy.store.accounts import AccountStore
-from paperboy.store.activity import ActivityStore
-from paperboy.store.delivery import DeliveryStore
-from paperboy.store.subscriptions import SubscriptionStore
+from paperboy.store.interfaces import (
+    AccountsProtocol,
+    ActivityProtocol,
+    CollectionsProtocol,
+    CommentsProtocol,
+    DeliveryProtocol,
+    DigestRowsProtocol,
+    SubscriptionsProtocol,
+    TrendingProtocol,
+)
 
 FeedSort = Literal["upvotes", "published"]
 
@@ -34,11 +42,16 @@ class PeriodCount:
 class Store(Protocol):
     """Owns the schema. Sources write through ``upsert``; everything else only reads."""
 
-    backend: str
-    accounts: AccountStore  # users, sessions, API tokens, rate counters, site secrets
-    activity: ActivityStore  # votes, per-paper counters, moderation of papers, audit log
-    subscriptions: SubscriptionStore  # email subscriptions, alerts, composed digests
-    delivery: DeliveryStore  # the outbox's sending side: claims, retries, pauses
+    engine: Engine  # for the store's own query modules (``digest_rows``, ``transfer``)
+    backend: str  # "sqlite" or "postgresql"
+    accounts: AccountsProtocol  # users, sessions, API tokens, rate counters, site secrets
+    activity: ActivityProtocol  # votes, per-paper counters, moderation of papers, audit log
+    subscriptions: SubscriptionsProtocol  # email subscriptions, alerts, composed digests
+    delivery: DeliveryProtocol  # the outbox's sending side: claims, retries, pauses
+    collections: CollectionsProtocol  # users' collections of papers, with notes
+    comments: CommentsProtocol  # comments under papers, moderation of comments and users
+    trending: TrendingProtocol  # the queries behind the trending ranking
+    digest_rows: DigestRowsProtocol  # the queries digests are composed from
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         """Insert or merge papers and feed entries in one transaction (see ``merge``).
@@ -57,6 +70,14 @@ class Store(Protocol):
         ...
 
     def get_paper(self, paper_id: str) -> Paper | None: ...
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        """The stored papers among ``ids``, by id (missing ids are absent)."""
+        ...
+
+    def vote_counts(self, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(upvotes, comments) of each paper among ``ids``: imported plus made here."""
+        ...
 
     def feed_entries_for(self, paper_id: str) -> list[FeedEntry]: ...
 
@@ -109,6 +130,46 @@ class Store(Protocol):
     def ingest_runs(self, limit: int = 20, *, status: str | None = None) -> list[IngestRun]: ...
 
     def close(self) -> None: ...
+
+    # -- the change feed and embeddings (for search indexes) --------------------------------
+
+    def changed_papers(
+        self, after_seq: int, *, after_id: str = "", limit: int = 1000
+    ) -> list[tuple[int, Paper]]:
+        """Papers changed after ``(after_seq, after_id)``, ordered by (change_seq, id)."""
+        ...
+
+    def change_seqs(self, ids: Sequence[str]) -> dict[str, int]: ...
+
+    def papers_to_embed(
+        self, model: str, *, after_id: str = "", limit: int = 256
+    ) -> list[tuple[int, Paper, str | None]]:
+        """Papers lacking a current embedding for ``model``: (change_seq, paper, text hash)."""
+        ...
+
+    def count_papers_to_embed(self, model: str) -> int: ...
+
+    def save_embeddings(
+        self, model: str, rows: Sequence[tuple[str, int, str, bytes | None]]
+    ) -> int:
+        """Store (paper_id, paper_seq, text_hash, vector) rows; how many vectors were written."""
+        ...
+
+    def finish_copy(self, batch: int = 5000) -> int:
+        """Rebuild what a raw table copy leaves out (PostgreSQL's vector column)."""
+        ...
+
+    def embeddings_since(
+        self, model: str, after_seq: int, *, after_id: str = "", limit: int = 5000
+    ) -> list[tuple[int, str, bytes]]:
+        """(seq, paper_id, vector) written after ``(after_seq, after_id)``, in that order."""
+        ...
+
+    def embedding_of(self, model: str, paper_id: str) -> bytes | None: ...
+
+    def count_embeddings(self, model: str) -> int: ...
+
+    def embedding_hashes(self, model: str, ids: Sequence[str]) -> dict[str, str]: ...
 
     def harvest_state(self, set_spec: str) -> HarvestState | None:
         """The OAI-PMH harvest checkpoint of ``set_spec``; None before its first harvest."""

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-if TYPE_CHECKING:
-    from paperboy.store.sql import SQLStore
+from paperboy.store.dialects import has_pgvector
+from paperboy.store.substore import SubStore
 
 HNSW_INDEX = "ix_embeddings_hnsw"
 # name -> definition, as migration 0005 creates them
@@ -30,10 +29,10 @@ SEARCH_INDEXES: dict[str, str] = {
 
 
 @contextmanager
-def deferred_indexes(store: SQLStore, *, memory: str = "1GB", workers: int = 2) -> Iterator[None]:
+def deferred_indexes(store: SubStore, *, memory: str = "1GB", workers: int = 2) -> Iterator[None]:
     """Drop the search indexes for the block; rebuild them (``memory`` of maintenance_work_mem,
     ``workers`` parallel workers) when it ends."""
-    if store.backend != "postgresql":
+    if not has_pgvector(store.engine):
         yield
         return
     with store.engine.begin() as conn:
@@ -45,9 +44,9 @@ def deferred_indexes(store: SQLStore, *, memory: str = "1GB", workers: int = 2) 
         rebuild_indexes(store, memory=memory, workers=workers)
 
 
-def rebuild_indexes(store: SQLStore, *, memory: str = "1GB", workers: int = 2) -> None:
+def rebuild_indexes(store: SubStore, *, memory: str = "1GB", workers: int = 2) -> None:
     """Create whichever search indexes are missing (a no-op when all exist)."""
-    if store.backend != "postgresql":
+    if not has_pgvector(store.engine):
         return
     with store.engine.begin() as conn:
         conn.execute(text("SELECT set_config('maintenance_work_mem', :m, true)"), {"m": memory})

@@ -9,49 +9,25 @@ database's unique constraint backs the check up when two requests race.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paperboy.models import Paper
-from paperboy.store import dialects
-from paperboy.store.activity import audit, bump_revision
+from paperboy.clock import chunks, utc_now
+from paperboy.errors import PaperboyError
+from paperboy.store.activity import audit
+from paperboy.store.dialects import insert_for
+from paperboy.store.records import Collection, CollectionItem
+from paperboy.store.rows import paper_from_row
 from paperboy.store.schema import collection_items, collections, paper_activity, papers, users
-from paperboy.store.sql import paper_from_row
+from paperboy.store.substore import SubStore, bump_revision
 
-_CHUNK = 500
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+__all__ = ["Collection", "CollectionItem", "CollectionStore", "NameTaken"]
 
 
-@dataclass(frozen=True, slots=True)
-class Collection:
-    id: int
-    user_id: int
-    owner: str  # the owner's username
-    name: str
-    description: str
-    is_public: bool
-    created_at: datetime
-    updated_at: datetime
-    item_count: int = 0
-    owner_hidden: bool = False  # the owner is suspended by the moderators
-
-
-@dataclass(frozen=True, slots=True)
-class CollectionItem:
-    paper: Paper
-    note: str
-    added_at: datetime
-    hidden: bool = False  # hidden by the moderators
-
-
-class NameTaken(Exception):
+class NameTaken(PaperboyError):
     """The user already has a collection of that name (compared without case)."""
 
     def __init__(self, name: str) -> None:
@@ -91,14 +67,7 @@ def _base_query() -> Any:
     ).join(users, users.c.id == collections.c.user_id)
 
 
-class CollectionStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = dialects.write_options(engine)
-
-    def _writer(self) -> Any:
-        return self.engine.connect().execution_options(**self._write)
-
+class CollectionStore(SubStore):
     @staticmethod
     def _name_taken(conn: Any, user_id: int, name: str, except_id: int | None = None) -> bool:
         query = select(collections.c.id).where(
@@ -126,7 +95,7 @@ class CollectionStore:
         self, user_id: int, name: str, description: str = "", is_public: bool = False
     ) -> Collection:
         """A new collection. Raises NameTaken when the user has one of that name."""
-        now = _now()
+        now = utc_now()
         try:
             with self._writer() as conn, conn.begin():
                 if self._name_taken(conn, user_id, name):
@@ -173,7 +142,7 @@ class CollectionStore:
     ) -> bool:
         """Change a collection's name, description or visibility; False when it is gone.
         Raises NameTaken when the new name belongs to another of the owner's collections."""
-        now = _now()
+        now = utc_now()
         values: dict[str, Any] = {"updated_at": now}
         if name is not None:
             values["name"] = name
@@ -242,9 +211,9 @@ class CollectionStore:
     def add_item(self, actor_id: int, collection_id: int, paper_id: str, note: str = "") -> bool:
         """Put a paper in a collection with a note. A paper already there keeps its place and
         gets the new note. Returns True when the paper was added, False when it was there."""
-        now = _now()
+        now = utc_now()
         stmt = (
-            dialects.insert_for(self.engine, collection_items)
+            insert_for(self.engine, collection_items)
             .values(collection_id=collection_id, paper_id=paper_id, note=note, added_at=now)
             .on_conflict_do_update(
                 index_elements=[collection_items.c.collection_id, collection_items.c.paper_id],
@@ -265,7 +234,7 @@ class CollectionStore:
 
     def update_note(self, actor_id: int, collection_id: int, paper_id: str, note: str) -> bool:
         """Change the note of a paper in a collection; False when the paper is not there."""
-        now = _now()
+        now = utc_now()
         with self._writer() as conn, conn.begin():
             done = conn.execute(
                 update(collection_items)
@@ -286,7 +255,7 @@ class CollectionStore:
 
     def remove_item(self, actor_id: int, collection_id: int, paper_id: str) -> bool:
         """Take a paper out of a collection; False when it was not there."""
-        now = _now()
+        now = utc_now()
         with self._writer() as conn, conn.begin():
             done = conn.execute(
                 delete(collection_items).where(
@@ -406,7 +375,7 @@ class CollectionStore:
         out: dict[int, list[tuple[str, str, str, datetime]]] = {cid: [] for cid in collection_ids}
         ids = list(dict.fromkeys(collection_ids))
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
+            for chunk in chunks(ids):
                 query = (
                     select(
                         collection_items.c.collection_id,
@@ -416,7 +385,7 @@ class CollectionStore:
                         collection_items.c.added_at,
                     )
                     .join(papers, papers.c.id == collection_items.c.paper_id)
-                    .where(collection_items.c.collection_id.in_(ids[start : start + _CHUNK]))
+                    .where(collection_items.c.collection_id.in_(chunk))
                     .order_by(
                         collection_items.c.collection_id,
                         collection_items.c.added_at.desc(),

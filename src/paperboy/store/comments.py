@@ -13,47 +13,17 @@ The store is stateless: services build one from ``store.engine`` whenever they n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from paperboy.store import dialects
-from paperboy.store.activity import audit, bump_activity, bump_revision
-from paperboy.store.schema import comments, paper_activity, sessions, users
+from paperboy.clock import utc_now
+from paperboy.store.activity import audit, bump_activity
+from paperboy.store.records import Comment, ModerationCounts
+from paperboy.store.schema import comments, paper_activity, papers, sessions, users
+from paperboy.store.substore import SubStore, bump_revision
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass(frozen=True, slots=True)
-class Comment:
-    id: int
-    paper_id: str
-    user_id: int
-    author: str  # the author's username
-    body: str  # Markdown source, as typed (rendered safely on display)
-    created_at: datetime
-    edited_at: datetime | None
-    deleted_at: datetime | None
-    hidden_at: datetime | None
-    hidden_by: int | None
-
-    @property
-    def visible(self) -> bool:
-        """Shown to everyone (and counted): neither deleted nor hidden."""
-        return self.deleted_at is None and self.hidden_at is None
-
-
-@dataclass(frozen=True, slots=True)
-class ModerationCounts:
-    users: int
-    hidden_users: int
-    comments: int  # visible comments
-    hidden_comments: int  # hidden by a moderator and not deleted
-    hidden_papers: int
+__all__ = ["Comment", "CommentStore", "ModerationCounts"]  # the records live in ``records``
 
 
 def _comment_from_row(row: Any) -> Comment:
@@ -74,14 +44,7 @@ def _comment_from_row(row: Any) -> Comment:
 _SELECT = select(comments, users.c.username).join(users, users.c.id == comments.c.user_id)
 
 
-class CommentStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = dialects.write_options(engine)
-
-    def _writer(self) -> Any:
-        return self.engine.connect().execution_options(**self._write)
-
+class CommentStore(SubStore):
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, comment_id: int) -> Comment | None:
@@ -113,6 +76,18 @@ class CommentStore:
         )
         with self.engine.connect() as conn:
             return [_comment_from_row(row) for row in conn.execute(query)]
+
+    def all_of_user(self, user_id: int) -> list[tuple[Comment, str]]:
+        """Every comment of the user, deleted and hidden ones too, oldest first, each with the
+        title of its paper (for the user's data export)."""
+        query = (
+            _SELECT.add_columns(papers.c.title.label("paper_title"))
+            .join(papers, papers.c.id == comments.c.paper_id)
+            .where(comments.c.user_id == user_id)
+            .order_by(comments.c.created_at, comments.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(_comment_from_row(row), row.paper_title) for row in conn.execute(query)]
 
     def count_visible(self, paper_id: str) -> int:
         """Rows that are neither deleted nor hidden (the counter in paper_activity equals it)."""
@@ -164,7 +139,7 @@ class CommentStore:
         with self._writer() as conn, conn.begin():
             comment_id = conn.execute(
                 insert(comments)
-                .values(paper_id=paper_id, user_id=user_id, body=body, created_at=_now())
+                .values(paper_id=paper_id, user_id=user_id, body=body, created_at=utc_now())
                 .returning(comments.c.id)
             ).scalar_one()
             bump_activity(conn, paper_id, comments=1)
@@ -186,7 +161,7 @@ class CommentStore:
                     comments.c.deleted_at.is_(None),
                     comments.c.hidden_at.is_(None),
                 )
-                .values(body=body, edited_at=_now())
+                .values(body=body, edited_at=utc_now())
                 .returning(comments.c.paper_id)
             ).scalar_one_or_none()
             if paper_id is None:
@@ -206,7 +181,7 @@ class CommentStore:
                     comments.c.user_id == user_id,
                     comments.c.deleted_at.is_(None),
                 )
-                .values(deleted_at=_now())
+                .values(deleted_at=utc_now())
                 .returning(comments.c.paper_id, comments.c.hidden_at)
             ).first()
             if row is None:
@@ -230,7 +205,7 @@ class CommentStore:
                     comments.c.hidden_at.is_(None) if hidden else comments.c.hidden_at.is_not(None),
                 )
                 .values(
-                    hidden_at=_now() if hidden else None, hidden_by=actor_id if hidden else None
+                    hidden_at=utc_now() if hidden else None, hidden_by=actor_id if hidden else None
                 )
                 .returning(comments.c.paper_id, comments.c.deleted_at)
             ).first()
@@ -257,7 +232,7 @@ class CommentStore:
                     users.c.id == user_id,
                     users.c.hidden_at.is_(None) if hidden else users.c.hidden_at.is_not(None),
                 )
-                .values(hidden_at=_now() if hidden else None)
+                .values(hidden_at=utc_now() if hidden else None)
             )
             if done.rowcount != 1:
                 return False
@@ -291,6 +266,3 @@ class CommentStore:
         )
         with self.engine.connect() as conn:
             return {int(uid): int(n) for uid, n in conn.execute(query)}
-
-
-__all__ = ["Comment", "CommentStore", "ModerationCounts"]

@@ -6,7 +6,7 @@ The protocol that makes a sender safe to kill at any moment:
   when, and one more attempt) in a short write transaction of its own. On PostgreSQL the row
   is picked with ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent senders each get a
   different row without waiting for one another; on SQLite the transaction starts with
-  ``BEGIN IMMEDIATE`` (:func:`dialects.write_options`), which lets one writer in at a time.
+  ``BEGIN IMMEDIATE`` (:func:`write_options`), which lets one writer in at a time.
 * The sender hands the message to the SMTP server, then records the outcome:
   :meth:`mark_sent`, :meth:`mark_retry` (a temporary failure: back to ``pending`` with a later
   ``next_attempt_at``), :meth:`mark_failed` or :meth:`release` (not tried after all).
@@ -24,22 +24,19 @@ A successful send resets the count (:meth:`mark_sent` does it in its own transac
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, select, update
+from sqlalchemy import and_, exists, select, update
 
-from paperboy.digest.models import OutboxMessage
-from paperboy.store import dialects
+from paperboy.clock import utc_now
+from paperboy.models import OutboxMessage
 from paperboy.store.schema import outbox, subscriptions
 from paperboy.store.subscriptions import message_from_row
+from paperboy.store.substore import SubStore
 
 UNSENDABLE = ("paused", "unsubscribed")
 """Subscription statuses whose digests are never sent."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _sendable() -> Any:
@@ -54,15 +51,8 @@ def _paused_note(reason: str | None) -> str:
     return f"not sent: the address is paused ({reason or 'too many permanent failures'})"
 
 
-class DeliveryStore:
+class DeliveryStore(SubStore):
     """Claiming and marking outbox rows (see the module docstring for the protocol)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = dialects.write_options(engine)
-
-    def _writer(self) -> Any:
-        return self.engine.connect().execution_options(**self._write)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -73,7 +63,7 @@ class DeliveryStore:
         subscription that is neither paused nor unsubscribed: it becomes ``sending``, claimed
         by ``claimer`` ("host:pid") at ``now``, with one more attempt. None when nothing is
         due. Concurrent callers never get the same row."""
-        now = now or _now()
+        now = now or utc_now()
         due = due or now
         pick = (
             select(outbox.c.id)
@@ -107,7 +97,7 @@ class DeliveryStore:
             select(outbox)
             .where(
                 outbox.c.status == "pending",
-                outbox.c.next_attempt_at <= (due or _now()),
+                outbox.c.next_attempt_at <= (due or utc_now()),
                 _sendable(),
             )
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
@@ -123,7 +113,7 @@ class DeliveryStore:
         """The SMTP server accepted the message. Also resets the subscriber's count of
         permanent failures in a row (same transaction). Recorded whatever the row's status:
         even a row taken over by another sender was delivered."""
-        now = now or _now()
+        now = now or utc_now()
         with self._writer() as conn, conn.begin():
             subscription_id = conn.execute(
                 update(outbox)
@@ -178,7 +168,7 @@ class DeliveryStore:
         claim is older than ``lease`` (seconds: a sender on another host that stopped
         reporting). Their messages may have gone out unmarked; sending them again, with the
         same Message-ID, is the one duplicate a crash can cost. Returns how many."""
-        now = now or _now()
+        now = now or utc_now()
         if not isinstance(lease, timedelta):
             lease = timedelta(seconds=lease)
         expired = now - lease
@@ -243,7 +233,7 @@ class DeliveryStore:
         ``pause_after`` failures in a row an active subscription is paused (``paused_at``,
         ``pause_reason`` = ``reply``) and its other pending digests are dropped, all in one
         transaction. Returns (failures in a row, paused by this call)."""
-        now = now or _now()
+        now = now or utc_now()
         with self._writer() as conn, conn.begin():
             row = conn.execute(
                 update(subscriptions)

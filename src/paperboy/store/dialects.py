@@ -6,11 +6,12 @@ import operator
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from paperboy.errors import RecordRejected
+from paperboy.store.schema import store_state
 
 
 def create_store_engine(url: str) -> Engine:
@@ -57,6 +58,47 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def has_pgvector(engine: Engine) -> bool:
+    """Whether the store keeps vectors in a pgvector column with its own search indexes
+    (PostgreSQL); elsewhere vectors are plain blobs and the search indexes separate files."""
+    return engine.dialect.name == "postgresql"
+
+
+def lock_state_row(conn: Connection, key: str) -> Any:
+    """A query for ``store_state``'s value of ``key`` that holds the row (or, on SQLite, the
+    database) until the transaction ends, so concurrent read-modify-writes queue up."""
+    query = select(store_state.c.value).where(store_state.c.key == key)
+    if conn.engine.dialect.name != "postgresql":
+        return query  # SQLite: BEGIN IMMEDIATE already holds the one write lock
+    # Make sure the row exists, then lock it.
+    stmt = postgresql.insert(store_state).values(key=key, value=0).on_conflict_do_nothing()
+    conn.execute(stmt)
+    return query.with_for_update()
+
+
+def needs_c_collation(engine: Engine) -> bool:
+    """Whether text keys must be compared with COLLATE "C" to get byte order on ``engine``.
+
+    Only a PostgreSQL database whose default collation is C compares text by bytes (and can
+    use its primary-key indexes for that order); the probe catches an ICU default collation,
+    which leaves ``datcollate`` at C.
+    """
+    if engine.dialect.name != "postgresql":
+        return False  # SQLite compares text with memcmp already
+    query = text(
+        "SELECT datcollate IN ('C', 'POSIX') AND 'a' > 'B' "
+        "FROM pg_database WHERE datname = current_database()"
+    )
+    with engine.connect() as conn:
+        return not conn.execute(query).scalar_one()
+
+
+def has_id_sequences(engine: Engine) -> bool:
+    """Whether ids come from sequences that a raw copy must move on (PostgreSQL; SQLite's
+    INTEGER PRIMARY KEY follows max(id) by itself)."""
+    return engine.dialect.name == "postgresql"
 
 
 def write_options(engine: Engine, *, bulk: bool = False) -> dict[str, Any]:

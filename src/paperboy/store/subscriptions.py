@@ -8,72 +8,40 @@ period (a unique key): composing can run any number of times, after any crash.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from paperboy.digest.models import Alert, OutboxMessage, Subscription
-from paperboy.store import dialects
+from paperboy.clock import utc_now
+from paperboy.models import Alert, OutboxMessage, Subscription
+from paperboy.store.dialects import insert_for
+from paperboy.store.rows import record_from_row
 from paperboy.store.schema import alerts, outbox, sent_papers, subscriptions
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from paperboy.store.substore import SubStore
 
 
 def subscription_from_row(row: Any) -> Subscription:
     m = row._mapping
-    return Subscription(
-        id=m["id"],
-        email=m["email"],
-        user_id=m["user_id"],
-        status=m["status"],
-        frequency=m["frequency"],
+    return record_from_row(
+        Subscription,
+        row,
         categories=tuple(m["categories"] or ()),
         min_upvotes=int(m["min_upvotes"]),
         include_trending=bool(m["include_trending"]),
-        created_at=m["created_at"],
-        confirmed_at=m["confirmed_at"],
-        unsubscribed_at=m["unsubscribed_at"],
-        last_digest_at=m["last_digest_at"],
         failures=int(m["failures"]),
-        paused_at=m["paused_at"],
-        pause_reason=m["pause_reason"],
     )
 
 
 def message_from_row(row: Any) -> OutboxMessage:
     m = row._mapping
-    return OutboxMessage(
-        id=m["id"],
-        subscription_id=m["subscription_id"],
-        period=m["period"],
-        message_id=m["message_id"],
-        to_addr=m["to_addr"],
-        subject=m["subject"],
-        body_text=m["body_text"],
-        body_html=m["body_html"],
-        headers=dict(m["headers"] or {}),
-        status=m["status"],
-        attempts=int(m["attempts"]),
-        next_attempt_at=m["next_attempt_at"],
-        last_error=m["last_error"],
-        claimed_by=m["claimed_by"],
-        created_at=m["created_at"],
-        sent_at=m["sent_at"],
+    return record_from_row(
+        OutboxMessage, row, headers=dict(m["headers"] or {}), attempts=int(m["attempts"])
     )
 
 
-class SubscriptionStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._write = dialects.write_options(engine)
-
-    def _writer(self) -> Any:
-        return self.engine.connect().execution_options(**self._write)
-
+class SubscriptionStore(SubStore):
     # -- subscriptions ----------------------------------------------------------------------
 
     def create(
@@ -89,9 +57,9 @@ class SubscriptionStore:
     ) -> tuple[Subscription, bool]:
         """The subscription of ``email`` (lower-cased by the caller): a new one (pending
         unless ``confirmed``), or the existing one unchanged. Returns (it, created)."""
-        now = _now()
+        now = utc_now()
         stmt = (
-            dialects.insert_for(self.engine, subscriptions)
+            insert_for(self.engine, subscriptions)
             .values(
                 email=email,
                 user_id=user_id,
@@ -150,14 +118,14 @@ class SubscriptionStore:
                     subscriptions.c.id == subscription_id,
                     subscriptions.c.status.in_(("pending", "unsubscribed")),
                 )
-                .values(status="active", confirmed_at=_now(), unsubscribed_at=None, failures=0)
+                .values(status="active", confirmed_at=utc_now(), unsubscribed_at=None, failures=0)
             )
         return done.rowcount == 1
 
     def unsubscribe(self, subscription_id: int) -> bool:
         """Stop every mail to the subscriber; True when it changed (repeating is harmless).
         Digests already composed but not sent are dropped (marked failed, not sent)."""
-        now = _now()
+        now = utc_now()
         with self._writer() as conn, conn.begin():
             done = conn.execute(
                 update(subscriptions)
@@ -218,8 +186,8 @@ class SubscriptionStore:
     def add_alert(self, subscription_id: int, query: str, mode: str = "hybrid") -> Alert:
         """Save a search as an alert (saving the same query twice keeps one)."""
         stmt = (
-            dialects.insert_for(self.engine, alerts)
-            .values(subscription_id=subscription_id, query=query, mode=mode, created_at=_now())
+            insert_for(self.engine, alerts)
+            .values(subscription_id=subscription_id, query=query, mode=mode, created_at=utc_now())
             .on_conflict_do_nothing(index_elements=[alerts.c.subscription_id, alerts.c.query])
         )
         with self._writer() as conn, conn.begin():
@@ -278,7 +246,7 @@ class SubscriptionStore:
         """Store a composed digest (or, with ``skipped``, the fact that the period had nothing
         to send), the papers it holds, and the subscriber's ``last_digest_at``, in ONE
         transaction. None when the period already has a digest (nothing is written)."""
-        now = _now()
+        now = utc_now()
         try:
             with self._writer() as conn, conn.begin():
                 outbox_id = conn.execute(
@@ -301,7 +269,7 @@ class SubscriptionStore:
                 ).scalar_one()
                 if paper_ids:
                     conn.execute(
-                        dialects.insert_for(self.engine, sent_papers).on_conflict_do_nothing(
+                        insert_for(self.engine, sent_papers).on_conflict_do_nothing(
                             index_elements=[sent_papers.c.subscription_id, sent_papers.c.paper_id]
                         ),
                         [

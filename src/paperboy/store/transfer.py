@@ -48,9 +48,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from paperboy.errors import PaperboyError, RecordRejected
-from paperboy.store import dialects, head_revision
+from paperboy.store.dialects import (
+    executemany,
+    has_id_sequences,
+    write_options,
+)
+from paperboy.store.dialects import (
+    needs_c_collation as _needs_c_collation,  # tests replace it here
+)
 from paperboy.store.schema import metadata
 from paperboy.store.sql import SQLStore
+from paperboy.store.upgrade import head_revision
 
 DEFAULT_BATCH = 5000
 REPLACED_TABLES = frozenset({"store_state"})
@@ -141,23 +149,6 @@ def check_schemas(source: SQLStore, target: SQLStore) -> None:
 
 
 # -- keys and ordering ------------------------------------------------------------------------
-
-
-def _needs_c_collation(engine: Engine) -> bool:
-    """Whether text keys must be compared with COLLATE "C" to get byte order on ``engine``.
-
-    Only a PostgreSQL database whose default collation is C compares text by bytes (and can
-    use its primary-key indexes for that order); the probe catches an ICU default collation,
-    which leaves ``datcollate`` at C.
-    """
-    if engine.dialect.name != "postgresql":
-        return False  # SQLite compares text with memcmp already
-    query = text(
-        "SELECT datcollate IN ('C', 'POSIX') AND 'a' > 'B' "
-        "FROM pg_database WHERE datname = current_database()"
-    )
-    with engine.connect() as conn:
-        return not conn.execute(query).scalar_one()
 
 
 class _Keys:
@@ -272,12 +263,12 @@ def _read_batch(
 def _insert_batch(
     target: SQLStore, table: Table, rows: list[dict[str, Any]], *, replace: bool
 ) -> None:
-    options = dialects.write_options(target.engine, bulk=True)
+    options = write_options(target.engine, bulk=True)
     with target.engine.connect().execution_options(**options) as conn, conn.begin():
         if replace:
             conn.execute(delete(table))
         try:
-            dialects.executemany(conn, insert(table), rows)
+            executemany(conn, insert(table), rows)
         except RecordRejected as exc:
             raise TransferRefused(f"the target refused a row of {table.name}: {exc}") from exc
 
@@ -307,8 +298,8 @@ def _copy_planned(
 
 def reset_sequences(target: SQLStore) -> None:
     """Move PostgreSQL's id sequences past the copied ids, so new rows get fresh ids."""
-    if target.engine.dialect.name != "postgresql":
-        return  # SQLite's INTEGER PRIMARY KEY follows max(id) by itself
+    if not has_id_sequences(target.engine):
+        return
     with target.engine.begin() as conn:
         for table in metadata.sorted_tables:
             column = table.autoincrement_column

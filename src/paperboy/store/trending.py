@@ -1,7 +1,7 @@
 """Read-only store queries behind the trending ranking (``paperboy.rank.service``).
 
-Nothing here is attached to ``SQLStore``: build ``TrendingQueries(store.engine)``. The queries
-only read; the scoring itself is pure Python (``paperboy.rank.trending``), so every backend ranks
+Reached as ``store.trending`` (or build ``TrendingQueries(store.engine)``). The queries only
+read; the scoring itself is pure Python (``paperboy.rank.trending``), so every backend ranks
 the same way (SQLite has no portable ``power()``).
 
 Counts follow ``SQLStore.vote_counts``: a paper's imported upvotes are the largest of its feed
@@ -12,50 +12,22 @@ Hidden papers are never returned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import exists, func, select
 
+from paperboy.clock import chunks
 from paperboy.models import FeedEntry, FeedItem
+from paperboy.store.records import PeriodEntry, TrendingRow
+from paperboy.store.rows import SHOWN_ENTRY, entry_from_row, paper_from_row
 from paperboy.store.schema import feed_entries, paper_activity, papers
-from paperboy.store.sql import paper_from_row
+from paperboy.store.substore import SubStore
 
-_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class TrendingRow:
-    """What the formula needs about one paper (``entered``: its earliest feed day)."""
-
-    paper_id: str
-    entered: date
-    imported_upvotes: int
-    local_votes: int
-    hidden: bool = False
+__all__ = ["PeriodEntry", "TrendingQueries", "TrendingRow"]
 
 
-@dataclass(frozen=True, slots=True)
-class PeriodEntry:
-    """One feed entry of a period, with the votes shown on it and its paper's first feed day."""
-
-    entry_id: int
-    paper_id: str
-    feed_date: date
-    imported_upvotes: int  # this entry's imported upvotes
-    local_votes: int
-    entered: date
-
-
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
-
-
-class TrendingQueries:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
+class TrendingQueries(SubStore):
     def latest_feed_date(self) -> date | None:
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(feed_entries.c.feed_date))).scalar_one()
@@ -146,19 +118,9 @@ class TrendingQueries:
         fe, pa = feed_entries, paper_activity
         out: dict[int, FeedItem] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(entry_ids)):
+            for chunk in chunks(list(entry_ids)):
                 query = (
-                    select(
-                        papers,
-                        fe.c.id.label("entry_id"),
-                        fe.c.paper_id,
-                        fe.c.feed_date,
-                        fe.c.source,
-                        fe.c.submitted_by,
-                        (fe.c.upvotes + func.coalesce(pa.c.votes, 0)).label("upvotes"),
-                        (fe.c.num_comments + func.coalesce(pa.c.comments, 0)).label("n_comments"),
-                        fe.c.announce_type,
-                    )
+                    select(papers, fe.c.id.label("entry_id"), *SHOWN_ENTRY)
                     .select_from(
                         fe.join(papers, papers.c.id == fe.c.paper_id).outerjoin(
                             pa, pa.c.paper_id == fe.c.paper_id
@@ -167,15 +129,7 @@ class TrendingQueries:
                     .where(fe.c.id.in_(chunk))
                 )
                 for r in conn.execute(query):
-                    entry = FeedEntry(
-                        paper_id=r.paper_id,
-                        feed_date=r.feed_date,
-                        source=r.source,
-                        submitted_by=r.submitted_by,
-                        upvotes=int(r.upvotes),
-                        num_comments=int(r.n_comments),
-                        announce_type=r.announce_type,
-                    )
+                    entry = entry_from_row(r)
                     out[int(r.entry_id)] = FeedItem(paper=paper_from_row(r), entry=entry)
         return out
 
@@ -188,7 +142,7 @@ class TrendingQueries:
         entries: dict[str, list[Any]] = {}
         activity: dict[str, tuple[int, int]] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
                     found[row.id] = row
                 query = (

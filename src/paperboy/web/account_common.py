@@ -1,22 +1,35 @@
-"""What the account pages share: the app's services, rendering, sessions, the client address
-limits count by, and the per-recipient limit of account mails."""
+"""What the account pages share: the app's services, sessions and the client address limits
+count by (rendering and redirects are ``paperboy.web.responses``'s)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import Response
 
-from paperboy.community import limits
-from paperboy.community.accounts import AccountError, Accounts, check_password
+from paperboy.community.account_flows import AccountFlows, new_password_errors
+from paperboy.community.accounts import AccountError, Accounts
 from paperboy.community.models import User
-from paperboy.settings import Settings
-from paperboy.store import SQLStore
+from paperboy.errors import NotAllowed
 from paperboy.web.auth import is_secure, require_user, start_session
-from paperboy.web.errors import Forbidden, error_response
-from paperboy.web.templating import templates
+from paperboy.web.responses import error_response, redirect, render, settings_of, store_of
+
+__all__ = [
+    "FormText",
+    "accounts_of",
+    "client_ip",
+    "flows_of",
+    "link_error",
+    "log_in",
+    "new_password_errors",
+    "redirect",
+    "render",
+    "session_user",
+    "settings_of",
+    "store_of",
+]
 
 FormText = Annotated[str, Form()]
 """A form field; every field defaults to "" so a missing one gets the form's own message."""
@@ -30,26 +43,15 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def store_of(request: Request) -> SQLStore:
-    store: SQLStore = request.app.state.store
-    return store
-
-
 def accounts_of(request: Request) -> Accounts:
     accounts: Accounts = request.app.state.accounts
     return accounts
 
 
-def render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200
-) -> HTMLResponse:
-    # Note: context processors add `user` (the visitor); never pass another user under that key.
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+def flows_of(request: Request) -> AccountFlows:
+    """Sign-up, mailed links, tokens and passwords: the account flows of this app."""
+    flows: AccountFlows = request.app.state.services.account_flows
+    return flows
 
 
 def session_user(request: Request) -> User:
@@ -57,7 +59,7 @@ def session_user(request: Request) -> User:
     a leaked API token cannot mint new tokens or change the password."""
     user = require_user(request)
     if getattr(request.state, "auth_via", None) != "session":
-        raise Forbidden("Manage passwords and API tokens from the settings page in a browser.")
+        raise NotAllowed("Manage passwords and API tokens from the settings page in a browser.")
     return user
 
 
@@ -72,38 +74,5 @@ def log_in(response: Response, request: Request, user: User) -> None:
     )
 
 
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def new_password_errors(password: str, again: str) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    try:
-        check_password(password)
-    except AccountError as exc:
-        errors["password"] = str(exc)
-    else:
-        if password != again:
-            errors["password2"] = "The two passwords differ: type the same one twice."
-    return errors
-
-
 def link_error(request: Request, exc: AccountError, title: str) -> Response:
     return error_response(request, 400, str(exc), title=title)
-
-
-def limit_account_mail(request: Request, address: str, *, asked: bool = True) -> None:
-    """Count one account mail to ``address`` (``settings.rate_mail`` per recipient, whoever
-    asks, however many network addresses they use) and, when a visitor ``asked`` for it by
-    typing an address, one request of the client (``settings.rate_mail_client``). Raises
-    ``RateLimited`` (a 429 with Retry-After)."""
-    settings = settings_of(request)
-    store = store_of(request).accounts
-    if asked:
-        limits.check(
-            store,
-            f"mail:asked:ip:{client_ip(request)}",
-            settings.rate_mail_client,
-            "mails asked for from your network address",
-        )
-    limits.check(store, f"mail:account:{address}", settings.rate_mail, "mails to this address")

@@ -15,34 +15,27 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from paperboy.community.account_flows import FormRefused
 from paperboy.community.accounts import (
     MAX_TOKEN_NAME,
-    AccountError,
-    PasswordLoginPaused,
-    check_token_name,
-    token_scopes,
 )
 from paperboy.community.models import User
 from paperboy.web.account_common import (
     FormText,
-    accounts_of,
     client_ip,
+    flows_of,
     log_in,
-    new_password_errors,
     redirect,
     render,
     session_user,
     settings_of,
     store_of,
 )
-from paperboy.web.api import ApiError
 from paperboy.web.auth import current_user, require_user
-from paperboy.web.errors import NotFound
-from paperboy.web.params import Id
+from paperboy.web.params import ApiError, Id
 
 router = APIRouter()
 
-MAX_LIVE_TOKENS = 50
 
 _NEW_PASSWORD = (
     "Your password has been changed. Other sessions have been logged out and all your API "
@@ -113,45 +106,17 @@ def settings_page(request: Request, notice: str = "") -> Response:
 @router.post("/settings/tokens", include_in_schema=False)
 def create_token(request: Request, name: FormText = "", scope: FormText = "read") -> Response:
     user = session_user(request)
-    store = store_of(request)
     typed = {"name": " ".join(name.split()), "scope": scope}
-    errors: dict[str, str] = {}
     try:
-        clean = check_token_name(name)
-    except AccountError as exc:
-        errors["token_name"] = str(exc)
-    try:
-        scopes = token_scopes(scope, user)
-    except AccountError as exc:
-        errors["token_scope"] = str(exc)
-    live = sum(t.revoked_at is None for t in store.accounts.api_tokens_of(user.id))
-    if not errors and live >= MAX_LIVE_TOKENS:
-        errors["token_name"] = (
-            f"You have {MAX_LIVE_TOKENS} live tokens: revoke one you no longer use first."
-        )
-    if errors:
-        return _settings_page(request, user, errors=errors, form=typed, status_code=400)
-    token, secret = store.accounts.create_api_token(user.id, clean, scopes)
-    store.activity.record(
-        user.id,
-        "token-create",
-        "api_token",
-        str(token.id),
-        {"name": clean, "scopes": list(scopes)},
-    )
+        token, secret, clean = flows_of(request).create_token(user, name, scope)
+    except FormRefused as exc:
+        return _settings_page(request, user, errors=exc.errors, form=typed, status_code=400)
     return _settings_page(request, user, new_token=NewToken(clean, secret, token.role))
 
 
 @router.post("/settings/tokens/{token_id}/revoke", include_in_schema=False)
 def revoke_token(request: Request, token_id: Annotated[Id, Path()]) -> Response:
-    user = session_user(request)
-    store = store_of(request)
-    if not store.accounts.revoke_api_token(user.id, token_id):
-        if not any(t.id == token_id for t in store.accounts.api_tokens_of(user.id)):
-            raise NotFound("You have no API token with that number.")
-        # Already revoked (a second click): nothing more to do.
-    else:
-        store.activity.record(user.id, "token-revoke", "api_token", str(token_id))
+    flows_of(request).revoke_token(session_user(request), token_id)
     return redirect("/settings?notice=token-revoked")
 
 
@@ -163,24 +128,10 @@ def change_password(
     password2: FormText = "",
 ) -> Response:
     user = session_user(request)
-    store = store_of(request)
-    errors = new_password_errors(password, password2)
-    if not current:
-        errors["current"] = "Enter your current password."
-    if errors:
-        return _settings_page(request, user, errors=errors, status_code=400)
     try:
-        revoked = accounts_of(request).change_password(
-            user, current, password, client=client_ip(request)
-        )
-    except PasswordLoginPaused as exc:
-        return _settings_page(request, user, errors={"current": str(exc)}, status_code=400)
-    except AccountError:
-        errors = {"current": "That is not your current password."}
-        return _settings_page(request, user, errors=errors, status_code=400)
-    store.activity.record(
-        user.id, "password-change", "user", str(user.id), {"tokens_revoked": revoked}
-    )
+        flows_of(request).change_password(user, current, password, password2, client_ip(request))
+    except FormRefused as exc:
+        return _settings_page(request, user, errors=exc.errors, status_code=400)
     response = redirect("/settings?notice=password-changed")
     log_in(response, request, user)
     return response

@@ -16,41 +16,29 @@ whoever asks and from however many network addresses (``settings.rate_mail``).
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 
-from paperboy.community import limits, mailer
-from paperboy.community.accounts import (
-    AccountError,
-    PasswordLoginPaused,
-    check_username,
-    normalise_email,
-)
-from paperboy.community.models import User
-from paperboy.mail import MailError
+from paperboy.community import limits
+from paperboy.community.account_flows import FormRefused, SignupClosed
+from paperboy.community.accounts import AccountError, PasswordLoginPaused
 from paperboy.web import account_settings
 from paperboy.web.account_common import (
     FormText,
     accounts_of,
     client_ip,
-    limit_account_mail,
+    flows_of,
     link_error,
     log_in,
-    new_password_errors,
     redirect,
     render,
     settings_of,
-    store_of,
 )
 from paperboy.web.auth import current_user, end_session, require_user, safe_next
-from paperboy.web.errors import Forbidden
 
 __all__ = ["client_ip", "router"]
 
 router = APIRouter()
-log = logging.getLogger(__name__)
 
 
 # -- sign-up and email verification ---------------------------------------------------------
@@ -72,69 +60,11 @@ def _signup_page(
     )
 
 
-def _signup_errors(email: str, username: str, password: str, again: str) -> dict[str, str]:
-    """A message for each field that is wrong, all at once (uniqueness is checked later)."""
-    errors: dict[str, str] = {}
-    if not email.strip():
-        errors["email"] = "Enter your email address: the confirmation link goes there."
-    else:
-        try:
-            normalise_email(email)
-        except AccountError as exc:
-            errors["email"] = str(exc)
-    if not username.strip():
-        errors["username"] = "Choose a user name: it is shown next to what you post."
-    else:
-        try:
-            check_username(username)
-        except AccountError as exc:
-            errors["username"] = str(exc)
-    errors.update(new_password_errors(password, again))
-    return errors
-
-
-def _mail_outcome(exc: MailError) -> str:
-    """``refused`` when the address itself cannot get mail (this site cannot write to it, or
-    the server refused the recipient for good), ``failed`` when the mail may go later."""
-    if isinstance(exc, mailer.AddressRefused) or (exc.refused and not exc.temporary):
-        return "refused"
-    return "failed"
-
-
-_LINK_MAILS = {
-    "verification": ("verification_token", mailer.send_verification, "verification mail"),
-    "reset": ("reset_token", mailer.send_password_reset, "password-reset mail"),
-    "sign-in": ("sign_in_token", mailer.send_sign_in, "sign-in link"),
-}
-"""Each mailed link: the ``Accounts`` method that signs its token, the mailer function that
-sends it, and its name in the log."""
-
-
-def _send_link(request: Request, user: User, kind: str) -> str:
-    """Mail ``user`` a signed link of ``kind`` (see ``_LINK_MAILS``): ``sent``, or
-    ``failed``/``refused`` (logged). Reset and sign-in links are sent after the answer went
-    out, so known and unknown addresses take as long."""
-    token_of, send, what = _LINK_MAILS[kind]
-    token = getattr(accounts_of(request), token_of)(user)
-    try:
-        send(settings_of(request), user, token)
-    except MailError as exc:
-        log.warning("%s to user %s not sent: %s", what, user.id, exc)
-        return _mail_outcome(exc)
-    return "sent"
-
-
 @router.get("/signup", include_in_schema=False)
 def signup_form(request: Request) -> Response:
     if current_user(request) is not None:
         return redirect("/settings")
     return _signup_page(request)
-
-
-_REFUSED_ADDRESS = (
-    "The mail server would not take mail for this address, so no account was made: check it "
-    "for typos, or use another address."
-)
 
 
 @router.post("/signup", include_in_schema=False)
@@ -145,36 +75,15 @@ def signup(
     password: FormText = "",
     password2: FormText = "",
 ) -> Response:
-    settings = settings_of(request)
     typed = {"email": email, "username": username}
-    if not settings.signup_open:
-        return _signup_page(request, form=typed, status_code=403)
-    errors = _signup_errors(email, username, password, password2)
-    if errors:
-        return _signup_page(request, form=typed, errors=errors, status_code=400)
-    store = store_of(request)
-    # Counted once the form is valid, before the (slow, argon2) account creation.
-    limits.check(
-        store.accounts, f"signup:ip:{client_ip(request)}", settings.rate_signup, "sign-ups"
-    )
     try:
-        user = accounts_of(request).sign_up(email, username, password)
-    except AccountError as exc:
-        return _signup_page(
-            request, form=typed, errors={exc.field or "form": str(exc)}, status_code=400
+        user, outcome = flows_of(request).sign_up(
+            email, username, password, password2, client_ip(request)
         )
-    # No half-made account: one whose address cannot get mail, or whose mail broke in an
-    # unforeseen way, is removed again. One whose mail may go later stays, and can resend.
-    try:
-        outcome = _send_link(request, user, "verification")
-    except BaseException:
-        store.accounts.delete_user(user.id)
-        raise
-    if outcome == "refused":
-        store.accounts.delete_user(user.id)
-        errors = {"email": _REFUSED_ADDRESS}
-        return _signup_page(request, form=typed, errors=errors, status_code=400)
-    store.activity.record(user.id, "signup", "user", str(user.id))
+    except SignupClosed:
+        return _signup_page(request, form=typed, status_code=403)
+    except FormRefused as exc:
+        return _signup_page(request, form=typed, errors=exc.errors, status_code=400)
     response = redirect(f"/verify/pending?mail={outcome}")
     log_in(response, request, user)
     return response
@@ -196,18 +105,16 @@ def verify_resend(request: Request) -> Response:
     user = require_user(request)
     if user.email_verified:
         return redirect("/settings?notice=verified")
-    limit_account_mail(request, user.email, asked=False)
-    outcome = _send_link(request, user, "verification")
+    outcome = flows_of(request).resend_verification(user)
     return redirect(f"/verify/pending?mail={outcome}")
 
 
 @router.get("/verify", include_in_schema=False)
 def verify(request: Request, token: str = "") -> Response:
     try:
-        user = accounts_of(request).verify_email(token)
+        user = flows_of(request).verify_email(token)
     except AccountError as exc:
         return link_error(request, exc, "This confirmation link does not work")
-    store_of(request).activity.record(user.id, "verify-email", "user", str(user.id))
     return render(request, "account/verified.html", {"email": user.email})
 
 
@@ -299,14 +206,13 @@ def _mail_link(
         "reset": ("account/forgot.html", "account/forgot_sent.html"),
         "sign-in": ("account/link_request.html", "account/link_sent.html"),
     }[kind]
+    flows = flows_of(request)
     try:
-        address = normalise_email(email)
+        address, user = flows.link_recipient(email, client_ip(request))
     except AccountError as exc:
         return _address_form(request, form, email, str(exc))
-    limit_account_mail(request, address)
-    user = accounts_of(request).user_by_address(address)
-    if user is not None and not user.hidden:
-        background.add_task(_send_link, request, user, kind)
+    if user is not None:  # sent after the answer, so known and unknown addresses take as long
+        background.add_task(flows.send_link, user, kind)
     return render(request, sent, {"email": address})
 
 
@@ -333,10 +239,9 @@ def ask_sign_in_link(
 @router.post("/login/link/use", include_in_schema=False)
 def use_sign_in_link(request: Request, token: FormText = "") -> Response:
     try:
-        user = accounts_of(request).sign_in_with_link(token)
+        user = flows_of(request).sign_in_with_link(token)
     except AccountError as exc:
         return link_error(request, exc, "This sign-in link does not work")
-    store_of(request).activity.record(user.id, "login-link", "user", str(user.id))
     response = redirect("/settings?notice=signed-in-by-link")
     log_in(response, request, user)
     return response
@@ -369,11 +274,9 @@ _RESET_TITLE = "This password-reset link does not work"
 @router.get("/password/reset", include_in_schema=False)
 def reset_form(request: Request, token: str = "") -> Response:
     try:
-        account = accounts_of(request).user_for_reset(token)
+        flows_of(request).user_for_reset(token)
     except AccountError as exc:
         return link_error(request, exc, _RESET_TITLE)
-    if account.hidden:
-        raise Forbidden("This account has been suspended by a moderator.")
     return _reset_page(request, token)
 
 
@@ -385,24 +288,12 @@ def reset(
     password2: FormText = "",
 ) -> Response:
     token = token or request.query_params.get("token", "")
-    accounts = accounts_of(request)
     try:
-        account = accounts.user_for_reset(token)
+        user = flows_of(request).reset_password(token, password, password2)
+    except FormRefused as exc:
+        return _reset_page(request, token, exc.errors, status_code=400)
     except AccountError as exc:
         return link_error(request, exc, _RESET_TITLE)
-    if account.hidden:
-        raise Forbidden("This account has been suspended by a moderator.")
-    errors = new_password_errors(password, password2)
-    if errors:
-        return _reset_page(request, token, errors, status_code=400)
-    try:
-        # Ends every session of the user and revokes every API token.
-        user, revoked = accounts.reset_password(token, password)
-    except AccountError as exc:
-        return link_error(request, exc, _RESET_TITLE)
-    store_of(request).activity.record(
-        user.id, "password-reset", "user", str(user.id), {"tokens_revoked": revoked}
-    )
     response = redirect("/settings?notice=password-reset")
     log_in(response, request, user)
     return response

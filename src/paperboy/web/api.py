@@ -17,7 +17,10 @@ from pydantic import BaseModel
 
 from paperboy import hfapi
 from paperboy.arxiv_ids import parse_arxiv_id
-from paperboy.errors import PaperNotFound
+from paperboy.community.papers import shown_paper
+from paperboy.community.submit import SubmitRefused
+from paperboy.community.votes import Votes
+from paperboy.errors import Invalid, NotAllowed
 from paperboy.feed import Period, daily_feed, parse_period, period_of
 from paperboy.hfapi import hf_datetime
 from paperboy.models import FeedItem
@@ -25,12 +28,13 @@ from paperboy.rank.service import TrendingService, as_json
 from paperboy.search.service import Mode, SearchService, Why
 from paperboy.store.base import FeedSort, Store
 from paperboy.web.auth import current_user, require_user
-from paperboy.web.errors import BadRequest, Forbidden
+from paperboy.web.errors import status_of
 from paperboy.web.params import (
     MAX_DAILY_LIMIT,
     MAX_SEARCH_LIMIT,
     MAX_SIMILAR,
     PUSH_BODY,
+    ApiError,
     ApiPage,
     ArxivRef,
     DailyLimit,
@@ -50,13 +54,6 @@ _SORTS: dict[ApiSort, FeedSort] = {"publishedAt": "published"}
 """Sorts the store does itself; ``trending`` is ranked by ``paperboy.rank.service``."""
 MAX_LIMIT = MAX_DAILY_LIMIT
 TrendingWindow = Literal["day", "week", "month"]
-
-
-class ApiError(BaseModel):
-    """The body of every 4xx answer under /api (see ``paperboy.web.errors``)."""
-
-    error: str
-    parameter: str | None = None
 
 
 _BAD_REQUEST: dict[int | str, dict[str, Any]] = {
@@ -105,7 +102,7 @@ def _trending_items(
         if latest is None:
             return []
         period = period_of("day", latest)
-    service = TrendingService(store.engine, request.app.state.settings.trending_gravity)
+    service: TrendingService = request.app.state.services.trending
     if not submitter:
         return service.feed_page(period.start, period.end, offset=page * limit, limit=limit)
     scored, _ = service.feed_order(period.start, period.end)
@@ -253,9 +250,7 @@ def trending_papers(
     """Trending: score = (imported upvotes + local votes) / (hours since the paper entered the
     feed + 2)^gravity, measured at the end of the latest day with papers (or now, if earlier).
     Only papers with upvotes are ranked; hidden papers never are."""
-    service = TrendingService(
-        request.app.state.store.engine, request.app.state.settings.trending_gravity
-    )
+    service: TrendingService = request.app.state.services.trending
     ranking = service.window(window)
     body = []
     for index, (b, item) in enumerate(service.page(ranking, p * limit, limit)):
@@ -279,10 +274,13 @@ _VOTE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _vote_json(request: Request, arxiv_id: str, on: bool) -> JSONResponse:
-    from paperboy.web.votes import cast_vote
+def _votes(request: Request) -> Votes:
+    votes: Votes = request.app.state.services.votes
+    return votes
 
-    outcome = cast_vote(request, arxiv_id, on)
+
+def _vote_json(request: Request, arxiv_id: str, on: bool) -> JSONResponse:
+    outcome = _votes(request).cast(current_user(request), arxiv_id, on)
     state = VoteState(id=outcome.paper_id, upvoted=outcome.voted, upvotes=outcome.count)
     return JSONResponse(state.model_dump())
 
@@ -339,25 +337,22 @@ async def submit_paper(request: Request) -> JSONResponse:
     ``submit_max_age_days`` of their first version, up to ``submit_daily_cap`` a day."""
     from starlette.concurrency import run_in_threadpool
 
-    from paperboy.community.submit import SubmitRefused
-    from paperboy.web.votes import submit_as
-
     user = require_user(request)
     try:
         body = json.loads(await request.body())
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5,000-digit number
-        raise BadRequest(f"the body is not JSON: {exc}", "body") from None
+        raise Invalid(f"the body is not JSON: {exc}", "body") from None
     ref = None
     if isinstance(body, dict):
         ref = body.get("paperId", body.get("arxivId"))
     if not isinstance(ref, str) or not ref.strip():
-        raise BadRequest('give the paper as {"paperId": "2401.12345"}', "paperId")
+        raise Invalid('give the paper as {"paperId": "2401.12345"}', "paperId")
     try:
-        done = await run_in_threadpool(submit_as, request, user, ref)
+        done = await run_in_threadpool(_votes(request).submit, user, ref)
     except SubmitRefused as exc:
         return JSONResponse(
-            ApiError(error=exc.message, parameter=exc.parameter or "paperId").model_dump(),
-            status_code=exc.status,
+            ApiError(error=str(exc), parameter=exc.field or "paperId").model_dump(),
+            status_code=status_of(exc),
         )
     store = request.app.state.store
     entries = await run_in_threadpool(store.feed_entries_for, done.paper.id)
@@ -420,16 +415,15 @@ def paper(
     ],
 ) -> JSONResponse:
     """A paper by arXiv id: 400 for a malformed id, 404 when the store does not have it."""
-    canonical = parse_arxiv_id(arxiv_id).canonical
-    store: Store = request.app.state.store
-    found = store.get_paper(canonical)
-    if found is None:
-        raise PaperNotFound(f"no paper {canonical} in this Paperboy")
-    activity = store.activity.activity([canonical]).get(canonical)
-    user = current_user(request)
-    if activity is not None and activity.hidden_at is not None and not (user and user.is_admin):
-        raise PaperNotFound(f"{canonical} has been hidden by the moderators")
-    return JSONResponse(hfapi.paper_detail(found, store.feed_entries_for(canonical)))
+    store = request.app.state.store
+    found = shown_paper(
+        store,
+        arxiv_id,
+        current_user(request),
+        missing="no paper {id} in this Paperboy",
+        hidden="{id} has been hidden by the moderators",
+    ).paper
+    return JSONResponse(hfapi.paper_detail(found, store.feed_entries_for(found.id)))
 
 
 class PushResult(BaseModel):
@@ -444,11 +438,11 @@ def _check_ingest_token(request: Request) -> None:
     """Pushing papers needs ``Authorization: Bearer <PAPERBOY_INGEST_TOKEN>``."""
     configured = request.app.state.settings.ingest_token
     if configured is None:
-        raise Forbidden("pushing papers is off: set PAPERBOY_INGEST_TOKEN to allow it")
+        raise NotAllowed("pushing papers is off: set PAPERBOY_INGEST_TOKEN to allow it")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     expected = configured.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        raise Forbidden("a valid 'Authorization: Bearer <ingest token>' header is required")
+        raise NotAllowed("a valid 'Authorization: Bearer <ingest token>' header is required")
 
 
 @router.post(
@@ -478,10 +472,10 @@ async def import_papers(
     try:
         body = json.loads(await request.body())
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5,000-digit number
-        raise BadRequest(f"the body is not JSON: {exc}", "body") from None
+        raise Invalid(f"the body is not JSON: {exc}", "body") from None
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_ITEMS:
-        raise BadRequest(f"at most {MAX_ITEMS} items per request, got {len(items)}", "body")
+        raise Invalid(f"at most {MAX_ITEMS} items per request, got {len(items)}", "body")
     report = await run_in_threadpool(push_records, request.app.state.store, items, feed_day)
     result = PushResult(
         inserted=report.inserted,

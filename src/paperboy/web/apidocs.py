@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from paperboy.web.templating import templates
+from paperboy.web.responses import render
 
 DOCS_PATH = "/api/docs"
 ASSETS_PATH = "/static/vendor/swagger-ui"
@@ -25,7 +25,7 @@ def install(app: FastAPI) -> None:
 
     @app.get(DOCS_PATH, include_in_schema=False, response_class=HTMLResponse)
     def api_docs(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
+        return render(
             request,
             "api_docs.html",
             {"title": app.title, "openapi_url": app.openapi_url, "assets": ASSETS_PATH},

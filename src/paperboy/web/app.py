@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from paperboy import __version__
-from paperboy.community.accounts import Accounts, LoginPolicy, Signer, site_secret
-from paperboy.search import open_search
+from paperboy.search.highlight import highlight
+from paperboy.services import build
 from paperboy.settings import Settings
-from paperboy.store import SQLStore, open_store
+from paperboy.store import SQLStore
+from paperboy.web import (
+    accounts,
+    api,
+    apidocs,
+    collections,
+    comments,
+    errors,
+    feeds,
+    headers,
+    moderation,
+    pages,
+    subscriptions,
+    votes,
+)
 from paperboy.web.auth import AuthMiddleware, is_secure
 from paperboy.web.bodies import RequestLimits
 from paperboy.web.cache import ResponseCache
+from paperboy.web.pages import PaperPanel
+from paperboy.web.templating import templates
 
 CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import", "/unsubscribe")
 """Paths whose POSTs need no CSRF token because they never act on a cookie: the push API
@@ -29,31 +44,37 @@ by mail providers, without cookies) only to the signed token in its URL. (Any re
 bearer token needs none either.)"""
 
 
-def community_routers() -> list[Any]:
-    """Routers of the community features, each in its own module under ``paperboy.web``."""
-    import importlib
-
-    routers = []
-    for name in COMMUNITY_MODULES:
-        try:
-            module = importlib.import_module(f"paperboy.web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"paperboy.web.{name}":
-                raise
-            continue
-        routers.append(module.router)
-    return routers
-
-
-COMMUNITY_MODULES = (
-    "accounts",
-    "votes",
-    "comments",
-    "collections",
-    "moderation",
-    "feeds",
-    "subscriptions",
+ROUTERS: tuple[APIRouter, ...] = (
+    accounts.router,
+    votes.router,
+    comments.router,
+    collections.router,
+    moderation.router,
+    feeds.router,
+    subscriptions.router,
+    api.router,  # after the community routers: its /api/papers/{arxiv_id:path} takes any tail
+    pages.router,  # last: its /papers/{arxiv_id:path} too
 )
+"""Every router, in the order the app includes them (the first route that matches wins)."""
+
+PAPER_PANELS: tuple[PaperPanel, ...] = (
+    votes.paper_votes_panel,
+    votes.paper_trending_panel,
+    comments.comments_panel,
+    collections.collect_panel,
+)
+"""What the paper page adds to its context, one function per community feature."""
+
+
+def register_templates() -> None:
+    """The filters, globals and context processor every template may use."""
+    templates.env.filters["http_url"] = pages.http_url
+    templates.env.filters["paragraphs"] = pages.paragraphs
+    templates.env.filters["highlight"] = highlight
+    templates.env.globals.update(subscriptions.TEMPLATE_GLOBALS)
+    if pages.site_context not in templates.context_processors:
+        templates.context_processors.append(pages.site_context)
+
 
 HERE = Path(__file__).parent
 
@@ -70,9 +91,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 operation.get("responses", {}).pop("422", None)
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
-        from paperboy.web.errors import document_api_errors
-
-        document_api_errors(schema)  # 400, 401, 413 with ApiError bodies
+        errors.document_api_errors(schema)  # 400, 401, 413 with ApiError bodies
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -83,8 +102,7 @@ def create_app(
     today: Callable[[], date] | None = None,
 ) -> FastAPI:
     """Build the app. ``today`` is injectable so tests can pin what 'New' means."""
-    from paperboy.web import api, apidocs, errors, headers, pages
-
+    services = build(settings, store, today)
     app = FastAPI(
         title=f"{settings.site_name} API",
         version=__version__,
@@ -93,27 +111,23 @@ def create_app(
         docs_url=None,  # web/apidocs.py serves /api/docs from the package, not a CDN
         redoc_url=None,
     )
-    zone = ZoneInfo(settings.timezone)
+    app.state.services = services
     app.state.settings = settings
-    app.state.store = store or open_store(settings.database_url)
-    app.state.today = today or (lambda: datetime.now(zone).date())
-    app.state.search = open_search(settings, app.state.store)
-    app.state.secret = site_secret(settings, app.state.store)
-    app.state.accounts = Accounts(
-        app.state.store.accounts,
-        Signer(app.state.secret),
-        LoginPolicy.from_settings(settings),
-    )
+    app.state.store = services.store
+    app.state.today = services.today
+    app.state.search = services.search
+    app.state.secret = services.secret
+    app.state.accounts = services.accounts
+    app.state.paper_panels = PAPER_PANELS
     if settings.search_preload:
-        threading.Thread(target=app.state.search.warm, name="search-warm", daemon=True).start()
+        threading.Thread(target=services.search.warm, name="search-warm", daemon=True).start()
+    register_templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     apidocs.install(app)
     errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    for router in community_routers():
+    for router in ROUTERS:
         app.include_router(router)
-    app.include_router(api.router)
-    app.include_router(pages.router)
     app.add_middleware(
         AuthMiddleware,
         accounts=lambda: app.state.store.accounts,

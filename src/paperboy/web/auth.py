@@ -35,7 +35,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperboy.community.models import User
+from paperboy.errors import LoginRequired, NotAllowed
 from paperboy.store.accounts import AccountStore
+from paperboy.web.responses import error_response, wants_json
 
 SESSION_COOKIE = "pb_session"
 ANON_COOKIE = "pb_csrf"
@@ -80,6 +82,12 @@ _READ_ONLY = (
     "write scope on /settings."
 )
 
+_FORM_TOO_LARGE = "The form is too large."
+_BAD_CSRF = (
+    "This form has expired or did not come from this site (missing or wrong CSRF token). "
+    "Reload the page and try again."
+)
+
 
 class AuthMiddleware:
     def __init__(
@@ -105,35 +113,11 @@ class AuthMiddleware:
             return
         cookies = _cookies(scope)
         state = scope.setdefault("state", {})
-        store = self.accounts()
-        user: User | None = None
-        via: str | None = None
-        scopes: tuple[str, ...] | None = None
-        path: str = scope["path"]
-        scheme, _, bearer = (_header(scope, b"authorization") or "").partition(" ")
-        bearer = bearer.strip()
-        if scheme.lower() == "bearer" and _under(path, self.foreign_bearer):
-            via = "bearer"  # the push-ingest token: the route checks it
-        elif scheme.lower() == "bearer":
-            found = (
-                await run_in_threadpool(store.api_token_auth, bearer)
-                if bearer.startswith("pb_")
-                else None
-            )
-            if found is None:
-                await self._refuse(scope, receive, send, 401, _BAD_TOKEN, bearer=True)
-                return
-            user, scopes = found
-            if user.is_admin and "admin" not in scopes:
-                user = replace(user, is_admin=False)
-            via = "token"
-            if scope["method"] in UNSAFE and "write" not in scopes:
-                await self._refuse(scope, receive, send, 403, _READ_ONLY)
-                return
+        found = await self._identify(scope, receive, send, cookies)
+        if found is None:
+            return
+        user, via, scopes = found
         session_token = cookies.get(SESSION_COOKIE)
-        if via is None and session_token:
-            user = await run_in_threadpool(store.session_user, session_token)
-            via = "session" if user is not None else None
         secret = self.secret()
         seed = session_token if via == "session" else cookies.get(ANON_COOKIE)
         new_anon: str | None = None
@@ -147,32 +131,9 @@ class AuthMiddleware:
             csrf_used=False,
             token_scopes=scopes,
         )
-        if scope["method"] in UNSAFE and via == "token":
-            body = await _read_body(receive)
-            if body is None:
-                await self._refuse(scope, receive, send, 413, "The request body is too large.")
-                return
-            receive = _replay(body)
-        elif scope["method"] in UNSAFE and via != "bearer":
-            if not _under(path, self.exempt):
-                body = await _read_body(receive)
-                if body is None:
-                    await self._refuse(scope, receive, send, 413, "The form is too large.")
-                    return
-                given = _header(scope, CSRF_HEADER.encode()) or _form_token(scope, body)
-                expected = csrf_for(secret, seed) if seed else None
-                if not given or expected is None or not hmac.compare_digest(given, expected):
-                    await self._refuse(
-                        scope,
-                        receive,
-                        send,
-                        403,
-                        "This form has expired or did not come from this site (missing or "
-                        "wrong CSRF token). Reload the page and try again.",
-                    )
-                    return
-                receive = _replay(body)
-
+        replayed = await self._checked_body(scope, receive, send, via, secret, seed)
+        if replayed is None:
+            return
         secure = self.secure(scope)
 
         async def send_with_cookie(message: Message) -> None:
@@ -185,7 +146,70 @@ class AuthMiddleware:
                 }
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, replayed, send_with_cookie)
+
+    async def _identify(
+        self, scope: Scope, receive: Receive, send: Send, cookies: dict[str, str]
+    ) -> tuple[User | None, str | None, tuple[str, ...] | None] | None:
+        """Who sends the request, how (``token``, ``session``, ``bearer`` for the push route's
+        own token, or None) and with which token scopes; None once refused (answered)."""
+        store = self.accounts()
+        user: User | None = None
+        via: str | None = None
+        scopes: tuple[str, ...] | None = None
+        scheme, _, bearer = (_header(scope, b"authorization") or "").partition(" ")
+        bearer = bearer.strip()
+        if scheme.lower() == "bearer" and _under(scope["path"], self.foreign_bearer):
+            via = "bearer"  # the push-ingest token: the route checks it
+        elif scheme.lower() == "bearer":
+            found = (
+                await run_in_threadpool(store.api_token_auth, bearer)
+                if bearer.startswith("pb_")
+                else None
+            )
+            if found is None:
+                await self._refuse(scope, receive, send, 401, _BAD_TOKEN, bearer=True)
+                return None
+            user, scopes = found
+            if user.is_admin and "admin" not in scopes:
+                user = replace(user, is_admin=False)
+            via = "token"
+            if scope["method"] in UNSAFE and "write" not in scopes:
+                await self._refuse(scope, receive, send, 403, _READ_ONLY)
+                return None
+        session_token = cookies.get(SESSION_COOKIE)
+        if via is None and session_token:
+            user = await run_in_threadpool(store.session_user, session_token)
+            via = "session" if user is not None else None
+        return user, via, scopes
+
+    async def _checked_body(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        via: str | None,
+        secret: str,
+        seed: str | None,
+    ) -> Receive | None:
+        """The ``receive`` the app gets: the body read (capped) and, for requests that need
+        one, the CSRF token checked. None once refused (answered)."""
+        if scope["method"] not in UNSAFE or via == "bearer":
+            return receive
+        if via != "token" and _under(scope["path"], self.exempt):
+            return receive
+        body = await _read_body(receive)
+        if body is None:
+            too_large = "The request body is too large." if via == "token" else _FORM_TOO_LARGE
+            await self._refuse(scope, receive, send, 413, too_large)
+            return None
+        if via != "token":
+            given = _header(scope, CSRF_HEADER.encode()) or _form_token(scope, body)
+            expected = csrf_for(secret, seed) if seed else None
+            if not given or expected is None or not hmac.compare_digest(given, expected):
+                await self._refuse(scope, receive, send, 403, _BAD_CSRF)
+                return None
+        return _replay(body)
 
     async def _refuse(
         self,
@@ -197,8 +221,6 @@ class AuthMiddleware:
         *,
         bearer: bool = False,
     ) -> None:
-        from paperboy.web.errors import error_response, wants_json
-
         request = Request(scope, receive)
         if wants_json(request) or _header(scope, b"hx-request"):
             response: Response = JSONResponse({"error": message}, status_code=status)
@@ -260,8 +282,6 @@ def current_user(request: Request) -> User | None:
 
 def require_user(request: Request) -> User:
     """The signed-in user; ``LoginRequired`` (the login page, or 401 under /api) otherwise."""
-    from paperboy.web.errors import LoginRequired
-
     user = current_user(request)
     if user is None:
         raise LoginRequired()
@@ -270,18 +290,16 @@ def require_user(request: Request) -> User:
 
 def require_admin(request: Request) -> User:
     """The signed-in user if a moderator (with an API token: one with the admin scope);
-    ``LoginRequired`` or ``Forbidden`` otherwise."""
-    from paperboy.web.errors import Forbidden
-
+    ``LoginRequired`` or ``NotAllowed`` otherwise."""
     user = require_user(request)
     scopes = getattr(request.state, "token_scopes", None)
     if getattr(request.state, "auth_via", None) == "token" and "admin" not in (scopes or ()):
-        raise Forbidden(
+        raise NotAllowed(
             "This API token has no admin scope: moderation with a token needs one made with "
             "the admin scope on /settings."
         )
     if not user.is_admin:
-        raise Forbidden("Only moderators can do this.")
+        raise NotAllowed("Only moderators can do this.")
     return user
 
 

@@ -183,7 +183,7 @@ _NUL_MESSAGE = "The request holds a NUL character (U+0000), which no text here m
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str, parameter: str) -> None:
-    from paperboy.web.errors import error_response
+    from paperboy.web.responses import error_response
 
     async def nothing() -> Message:
         return {"type": "http.disconnect"}

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from paperboy.community.collections import (
     MAX_DESCRIPTION_CHARS,
@@ -21,13 +21,14 @@ from paperboy.community.collections import (
     Collections,
 )
 from paperboy.community.models import User
+from paperboy.errors import NotFound
 from paperboy.models import Paper
 from paperboy.store.collections import Collection
-from paperboy.web import errors
 from paperboy.web.auth import current_user, require_user, safe_next
-from paperboy.web.pages import PAPER_PANELS, NavLink
+from paperboy.web.errors import status_of
+from paperboy.web.pages import NavLink
 from paperboy.web.params import MAX_ID, ArxivRef, Id, Name, Page, PerPage
-from paperboy.web.templating import templates
+from paperboy.web.responses import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,11 +40,8 @@ API_PER_PAGE = 100
 
 
 def service(request: Request) -> Collections:
-    return Collections(request.app.state.store)
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+    collections: Collections = request.app.state.services.collections
+    return collections
 
 
 def collection_url(collection: Collection | int) -> str:
@@ -66,7 +64,7 @@ def _index(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return render(
         request,
         "collections/index.html",
         {
@@ -98,8 +96,8 @@ def create_collection(
         made = service(request).create(user, name, description, bool(public))
     except CollectionError as exc:  # show the form again, filled in, with the reason
         values = {"name": name, "description": description, "public": bool(public)}
-        return _index(request, user, error=str(exc), values=values, status_code=exc.status)
-    return _see_other(collection_url(made))
+        return _index(request, user, error=str(exc), values=values, status_code=status_of(exc))
+    return redirect(collection_url(made))
 
 
 @router.get("/collections/{collection_id:int}", response_class=HTMLResponse)
@@ -108,15 +106,14 @@ def show_collection(
 ) -> HTMLResponse:
     """A collection's papers with their notes; the owner also gets the forms to change it."""
     user = current_user(request)
-    with errors.refusals():
-        view = service(request).page(user, collection_id, page, PER_PAGE)
+    view = service(request).page(user, collection_id, page, PER_PAGE)
     base = collection_url(view.collection)
 
     def href(n: int) -> str:
         return base if n == 1 else f"{base}?page={n}"
 
     pages = [NavLink(str(n), href(n), n == page) for n in range(1, view.pages + 1)]
-    return templates.TemplateResponse(
+    return render(
         request,
         "collections/show.html",
         {
@@ -139,8 +136,8 @@ def user_collections(request: Request, username: Annotated[Name, Path()]) -> HTM
     """Someone's public collections."""
     owner = request.app.state.store.accounts.user_by_name(username)
     if owner is None or owner.hidden:
-        raise errors.NotFound(f"No user {username!r} here.")
-    return templates.TemplateResponse(
+        raise NotFound(f"No user {username!r} here.")
+    return render(
         request,
         "collections/user.html",
         {"owner": owner, "collections": service(request).public_of(owner.id)},
@@ -174,11 +171,10 @@ def save_to_collection(
     """The paper page's form: into one of the user's collections, or a new one by name."""
     user = require_user(request)
     chosen = _form_id(collection_id)
-    with errors.refusals():
-        collections = service(request)
-        canonical = collections.paper_id(paper_id)
-        collections.save(user, canonical, collection_id=chosen, new_name=new_name, note=note)
-    return _see_other(f"/papers/{canonical}#collect")
+    collections = service(request)
+    canonical = collections.paper_id(paper_id)
+    collections.save(user, canonical, collection_id=chosen, new_name=new_name, note=note)
+    return redirect(f"/papers/{canonical}#collect")
 
 
 @router.post("/collections/{collection_id:int}/edit")
@@ -190,17 +186,15 @@ def edit_collection(
     public: str | None = Form(None),
 ) -> Response:
     user = require_user(request)
-    with errors.refusals():
-        service(request).edit(user, collection_id, name, description, bool(public))
-    return _see_other(collection_url(collection_id))
+    service(request).edit(user, collection_id, name, description, bool(public))
+    return redirect(collection_url(collection_id))
 
 
 @router.post("/collections/{collection_id:int}/delete")
 def delete_collection(request: Request, collection_id: CollectionId) -> Response:
     user = require_user(request)
-    with errors.refusals():
-        service(request).delete(user, collection_id)
-    return _see_other("/collections")
+    service(request).delete(user, collection_id)
+    return redirect("/collections")
 
 
 @router.post("/collections/{collection_id:int}/items")
@@ -213,9 +207,8 @@ def add_item(
 ) -> Response:
     """Put a paper in the collection; a paper already there gets the new note."""
     user = require_user(request)
-    with errors.refusals():
-        service(request).add(user, collection_id, paper_id, note)
-    return _see_other(safe_next(next, collection_url(collection_id)))
+    service(request).add(user, collection_id, paper_id, note)
+    return redirect(safe_next(next, collection_url(collection_id)))
 
 
 @router.post("/collections/{collection_id:int}/items/{arxiv_id:path}/note")
@@ -227,9 +220,8 @@ def edit_note(
     next: str = Form(""),  # noqa: A002
 ) -> Response:
     user = require_user(request)
-    with errors.refusals():
-        service(request).set_note(user, collection_id, arxiv_id, note)
-    return _see_other(safe_next(next, collection_url(collection_id)))
+    service(request).set_note(user, collection_id, arxiv_id, note)
+    return redirect(safe_next(next, collection_url(collection_id)))
 
 
 @router.post("/collections/{collection_id:int}/items/{arxiv_id:path}/remove")
@@ -240,9 +232,8 @@ def remove_item(
     next: str = Form(""),  # noqa: A002
 ) -> Response:
     user = require_user(request)
-    with errors.refusals():
-        service(request).remove(user, collection_id, arxiv_id)
-    return _see_other(safe_next(next, collection_url(collection_id)))
+    service(request).remove(user, collection_id, arxiv_id)
+    return redirect(safe_next(next, collection_url(collection_id)))
 
 
 # -- JSON -------------------------------------------------------------------------------------
@@ -260,8 +251,7 @@ def collection_json(
     per_page: Annotated[PerPage, Query()] = API_PER_PAGE,
 ) -> JSONResponse:
     """A collection with one page of its papers (same visibility as the page)."""
-    with errors.refusals():
-        view = service(request).page(current_user(request), collection_id, page, per_page)
+    view = service(request).page(current_user(request), collection_id, page, per_page)
     found = view.collection
     base = request.app.state.settings.site_url
     body = {
@@ -309,7 +299,3 @@ def collect_panel(request: Request, paper: Paper) -> dict[str, Any]:
             "max_note": MAX_NOTE_CHARS,
         }
     }
-
-
-if collect_panel not in PAPER_PANELS:
-    PAPER_PANELS.append(collect_panel)

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from paperboy.arxiv_ids import parse_arxiv_id
@@ -27,15 +27,13 @@ from paperboy.community import comments as rules
 from paperboy.community.limits import RateLimited
 from paperboy.community.markdown import MAX_COMMENT_CHARS, render_comment
 from paperboy.community.models import User
+from paperboy.errors import Invalid
 from paperboy.hfapi import hf_datetime
 from paperboy.models import Paper
 from paperboy.store.comments import Comment
-from paperboy.web.api import ApiError
 from paperboy.web.auth import current_user
-from paperboy.web.errors import BadRequest, refusals
-from paperboy.web.pages import PAPER_PANELS
-from paperboy.web.params import ArxivRef, Id
-from paperboy.web.templating import templates
+from paperboy.web.params import ApiError, ArxivRef, Id
+from paperboy.web.responses import redirect, render
 
 router = APIRouter()
 
@@ -44,9 +42,9 @@ PaperPath = Annotated[ArxivRef, Path()]
 
 
 def comment_service(request: Request) -> rules.CommentService:
-    """The rules over this app's store (stateless: cheap to build per request)."""
-    state = request.app.state
-    return rules.CommentService(state.store, state.settings.rate_comment)
+    """The comment rules over this app's store."""
+    service: rules.CommentService = request.app.state.services.comments
+    return service
 
 
 def _htmx(request: Request) -> bool:
@@ -74,10 +72,6 @@ def comments_panel(request: Request, paper: Paper) -> dict[str, Any]:
     return context
 
 
-if comments_panel not in PAPER_PANELS:
-    PAPER_PANELS.append(comments_panel)
-
-
 def comments_section(
     request: Request, paper_id: str, *, error: str | None = None, draft: str = ""
 ) -> Response:
@@ -91,14 +85,13 @@ def comments_section(
         "comment_error": error,
         "comment_draft": draft,
     }
-    return templates.TemplateResponse(request, "partials/paper_comments.html", context)
+    return render(request, "partials/paper_comments.html", context)
 
 
 def _back(request: Request, paper_id: str) -> Response:
     if _htmx(request):
-        with refusals():
-            return comments_section(request, paper_id)
-    return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
+        return comments_section(request, paper_id)
+    return redirect(f"/papers/{paper_id}#comments")
 
 
 def _act(
@@ -106,12 +99,10 @@ def _act(
 ) -> Response | None:
     """Run ``action``; for htmx, a refused body or rate comes back inside the section."""
     try:
-        with refusals():
-            action()
-    except (BadRequest, RateLimited) as exc:
+        action()
+    except (Invalid, RateLimited) as exc:
         if paper_id is not None and _htmx(request):
-            with refusals():
-                return comments_section(request, paper_id, error=str(exc), draft=draft)
+            return comments_section(request, paper_id, error=str(exc), draft=draft)
         raise
     return None
 
@@ -123,7 +114,7 @@ def _to_login(request: Request, paper_id: str) -> Response:
         response = JSONResponse({"error": "log in first"}, status_code=401)
         response.headers["HX-Redirect"] = target
         return response
-    return RedirectResponse(target, status_code=303)
+    return redirect(target)
 
 
 @router.post("/papers/{arxiv_id:path}/comments", include_in_schema=False)
@@ -239,8 +230,7 @@ def api_comments(request: Request, arxiv_id: Annotated[str, _PAPER_ID]) -> JSONR
     paper_id = parse_arxiv_id(arxiv_id).canonical
     user = current_user(request)
     service = comment_service(request)
-    with refusals():
-        service.paper(paper_id, user)
+    service.paper(paper_id, user)
     return JSONResponse([comment_json(c) for c in service.thread(paper_id, user)])
 
 
@@ -259,6 +249,5 @@ def api_post_comment(
     with its ``X-CSRF-Token`` header. 400 for an empty or too long body, 401 without a user,
     403 for an unverified one, 429 past the rate limit."""
     paper_id = parse_arxiv_id(arxiv_id).canonical
-    with refusals():
-        comment = comment_service(request).post(current_user(request), paper_id, payload.body)
+    comment = comment_service(request).post(current_user(request), paper_id, payload.body)
     return JSONResponse(comment_json(comment), status_code=201)

@@ -17,23 +17,21 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
+from paperboy.community.collections import Collections
 from paperboy.community.export import export_user
-from paperboy.errors import InvalidArxivId
+from paperboy.community.papers import hidden_from
+from paperboy.errors import Invalid, InvalidArxivId, NotFound
 from paperboy.feed import daily_feed, parse_date, period_of
 from paperboy.models import Paper
 from paperboy.rank.service import FORMULA, TrendingService
 from paperboy.rank.trending import WINDOWS
-from paperboy.search.service import MODES, Mode, SearchService
+from paperboy.search.service import SearchService
 from paperboy.syndication import ATOM_TYPE, RSS_TYPE, FeedDoc, FeedItemDoc, atom, rss
-from paperboy.web import errors
 from paperboy.web.auth import current_user, login_url
-from paperboy.web.collections import service
-from paperboy.web.errors import refusals
-from paperboy.web.pages import search_text
 from paperboy.web.params import (
     DateFilterText,
     FeedSearchText,
@@ -42,6 +40,8 @@ from paperboy.web.params import (
     PeriodText,
     Word,
 )
+from paperboy.web.responses import redirect
+from paperboy.web.search_form import SearchFilters, search_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,7 +68,7 @@ def _site(request: Request) -> str:
 
 def _format(fmt: str) -> str:
     if fmt not in FORMATS:
-        raise errors.NotFound(f"Feeds come as .rss or .atom, not .{fmt}.")
+        raise NotFound(f"Feeds come as .rss or .atom, not .{fmt}.")
     return fmt
 
 
@@ -101,7 +101,7 @@ def paper_item(
 
 def _visible(request: Request, pairs: Iterable[tuple[Paper, Any]]) -> list[tuple[Paper, Any]]:
     """Each paper once, none hidden by the moderators, in the given order."""
-    hidden = request.app.state.store.activity.hidden_papers()
+    hidden = hidden_from(request.app.state.store)
     seen: set[str] = set()
     out = []
     for paper, extra in pairs:
@@ -154,8 +154,7 @@ def daily(
 def trending_papers(request: Request, window: str, limit: int) -> tuple[list[Any], datetime]:
     """The window's trending ranking (the order of ``/papers/trending``): (paper, day it
     entered the feed) pairs, best first, and the reference time the scores are measured at."""
-    settings = request.app.state.settings
-    trending_service = TrendingService(request.app.state.store.engine, settings.trending_gravity)
+    trending_service: TrendingService = request.app.state.services.trending
     ranking = trending_service.window(window)
     pairs = [(item.paper, b.entered) for b, item in trending_service.page(ranking, 0, limit)]
     return pairs, ranking.now
@@ -167,7 +166,7 @@ def trending(request: Request, fmt: Format, window: Word = "week") -> Response:
     fmt = _format(fmt)
     if window not in WINDOWS:
         known = ", ".join(WINDOWS)
-        raise errors.BadRequest(f"window must be one of {known}, not {window!r}.", "window")
+        raise Invalid(f"window must be one of {known}, not {window!r}.", "window")
     base = base_url(request)
     ranked, now = trending_papers(request, window, TRENDING_ITEMS)
     items = [paper_item(base, p, updated=entered) for p, entered in _visible(request, ranked)]
@@ -190,9 +189,8 @@ def collection_feed(request: Request, collection_id: CollectionId, fmt: Format) 
     """A public collection, newest added first; each entry's summary starts with its note.
     A private collection has no feed (404 for everyone, its owner included)."""
     fmt = _format(fmt)
-    collections = service(request)
-    with refusals():
-        found = collections.visible(None, collection_id)
+    collections: Collections = request.app.state.services.collections
+    found = collections.visible(None, collection_id)
     items_, _total = collections.store.items(found.id, limit=COLLECTION_ITEMS)
     base = base_url(request)
     items = []
@@ -228,8 +226,8 @@ def search_feed(
 ) -> Response:
     """The newest of a search's best results: the top matches, newest published first."""
     fmt = _format(fmt)
-    chosen: Mode = mode if mode in MODES else "hybrid"  # type: ignore[assignment]
-    filters = {"cat": cat, "author": author, "since": since, "until": until}
+    fields = SearchFilters(mode, cat, author, since, until)
+    chosen, filters = fields.chosen, fields.filters
     text = search_text(q, filters)
     search: SearchService = request.app.state.search
     results = search.search(text, mode=chosen, page=1, per_page=SEARCH_ITEMS)
@@ -272,11 +270,9 @@ def bibtex_list(request: Request, ids: str = Query("", max_length=20_000)) -> Re
     here are listed first as ``% not found: ...`` comments."""
     refs = [ref.strip() for ref in ids.split(",") if ref.strip()]
     if not refs:
-        raise errors.BadRequest("Give arXiv ids: /bibtex?ids=2401.12345,2402.00001", "ids")
+        raise Invalid("Give arXiv ids: /bibtex?ids=2401.12345,2402.00001", "ids")
     if len(refs) > MAX_BIBTEX_IDS:
-        raise errors.BadRequest(
-            f"At most {MAX_BIBTEX_IDS} ids at a time ({len(refs)} given).", "ids"
-        )
+        raise Invalid(f"At most {MAX_BIBTEX_IDS} ids at a time ({len(refs)} given).", "ids")
     store = request.app.state.store
     canonical: list[str | None] = []
     for ref in refs:
@@ -286,7 +282,7 @@ def bibtex_list(request: Request, ids: str = Query("", max_length=20_000)) -> Re
             canonical.append(None)
     found = store.get_papers([c for c in canonical if c is not None])
     user = current_user(request)
-    hidden = set() if user is not None and user.is_admin else store.activity.hidden_papers()
+    hidden = hidden_from(store, user)
     entries: dict[str, str] = {}
     missing: list[str] = []
     for ref, paper_id in zip(refs, canonical, strict=True):
@@ -303,9 +299,8 @@ def bibtex_list(request: Request, ids: str = Query("", max_length=20_000)) -> Re
 def collection_bibtex(request: Request, collection_id: CollectionId) -> Response:
     """BibTeX for every paper of a collection (same visibility as its page)."""
     user = current_user(request)
-    collections = service(request)
-    with refusals():
-        found = collections.visible(user, collection_id)
+    collections: Collections = request.app.state.services.collections
+    found = collections.visible(user, collection_id)
     owner = user is not None and user.id == found.user_id
     items, _total = collections.store.items(found.id, limit=None, include_hidden=owner)
     entries = [bibtex(item.paper) for item in items]
@@ -320,7 +315,7 @@ def export(request: Request) -> Response:
     """Everything the logged-in user made here, as one JSON file to download."""
     user = current_user(request)
     if user is None:
-        return RedirectResponse(login_url(request), status_code=303)
+        return redirect(login_url(request))
     document = export_user(request.app.state.store, user)
     filename = re.sub(r"[^A-Za-z0-9_.-]", "_", user.username)
     return Response(

@@ -14,17 +14,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.community.models import AuditEntry
-from paperboy.errors import PaperNotFound
+from paperboy.community.moderation import Moderation
 from paperboy.store.comments import CommentStore
 from paperboy.store.sql import SQLStore
 from paperboy.web.auth import require_admin, safe_next
-from paperboy.web.errors import BadRequest, NotFound
 from paperboy.web.params import ArxivRef, Id, Page, Word
-from paperboy.web.templating import templates
+from paperboy.web.responses import redirect, render, store_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +30,6 @@ UserId = Annotated[Id, Path()]
 PaperPath = Annotated[ArxivRef, Path()]
 
 PAGE_SIZE = 50
-MAX_REASON = 500
 ACTIONS: tuple[str, ...] = (
     "comment",
     "edit_comment",
@@ -50,13 +47,13 @@ ACTIONS: tuple[str, ...] = (
 """Actions offered in the audit log's filter (any other action name works too)."""
 
 
-def _store(request: Request) -> SQLStore:
-    store: SQLStore = request.app.state.store
-    return store
+def _rules(request: Request) -> Moderation:
+    moderation: Moderation = request.app.state.services.moderation
+    return moderation
 
 
 def _moderation(request: Request) -> CommentStore:
-    return CommentStore(_store(request).engine)
+    return store_of(request).comments
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +70,7 @@ def audit_rows(store: SQLStore, entries: list[AuditEntry]) -> list[AuditRow]:
     user_ids = [
         int(e.target_id) for e in entries if e.target_type == "user" and e.target_id.isdigit()
     ]
-    names = CommentStore(store.engine).usernames(user_ids)
+    names = store.comments.usernames(user_ids)
     rows = []
     for entry in entries:
         label, href = f"{entry.target_type} {entry.target_id}", None
@@ -112,14 +109,14 @@ def _page_links(base: str, params: dict[str, str], page: int, more: bool) -> dic
 @router.get("/admin", response_class=HTMLResponse)
 def dashboard(request: Request) -> HTMLResponse:
     require_admin(request)
-    store = _store(request)
+    store = store_of(request)
     hidden = sorted(store.activity.hidden_papers())
     context = {
         "counts": _moderation(request).counts(),
         "recent": audit_rows(store, store.activity.audit_entries(limit=20)),
         "hidden_papers": hidden[:50],
     }
-    return templates.TemplateResponse(request, "admin/dashboard.html", context)
+    return render(request, "admin/dashboard.html", context)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
@@ -130,7 +127,7 @@ def audit_log(
     page: Annotated[Page, Query()] = 1,
 ) -> HTMLResponse:
     require_admin(request)
-    store = _store(request)
+    store = store_of(request)
     action, actor = action.strip(), actor.strip()
     note = None
     entries: list[AuditEntry] = []
@@ -158,13 +155,13 @@ def audit_log(
         "page": page,
         **_page_links("/admin/audit", {"action": action, "actor": actor}, page, more),
     }
-    return templates.TemplateResponse(request, "admin/audit.html", context)
+    return render(request, "admin/audit.html", context)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, page: Annotated[Page, Query()] = 1) -> HTMLResponse:
     admin = require_admin(request)
-    store = _store(request)
+    store = store_of(request)
     users = store.accounts.list_users(offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
     more = len(users) > PAGE_SIZE
     users = users[:PAGE_SIZE]
@@ -177,20 +174,15 @@ def users_page(request: Request, page: Annotated[Page, Query()] = 1) -> HTMLResp
         "here": f"/admin/users?page={page}" if page > 1 else "/admin/users",
         **_page_links("/admin/users", {}, page, more),
     }
-    return templates.TemplateResponse(request, "admin/users.html", context)
+    return render(request, "admin/users.html", context)
 
 
 # -- actions -------------------------------------------------------------------------------
 
 
 def _set_user_hidden(request: Request, user_id: int, hidden: bool, next_url: str) -> Response:
-    admin = require_admin(request)
-    if hidden and user_id == admin.id:
-        raise BadRequest("You cannot hide your own account.")
-    if _store(request).accounts.get_user(user_id) is None:
-        raise NotFound(f"No user {user_id}.")
-    _moderation(request).set_user_hidden(admin.id, user_id, hidden)
-    return RedirectResponse(safe_next(next_url, "/admin/users"), status_code=303)
+    _rules(request).set_user_hidden(require_admin(request), user_id, hidden)
+    return redirect(safe_next(next_url, "/admin/users"))
 
 
 @router.post("/admin/users/{user_id:int}/hide")
@@ -209,15 +201,8 @@ def show_user(
 
 def _set_paper_hidden(request: Request, arxiv_id: str, hidden: bool, reason: str) -> Response:
     admin = require_admin(request)
-    paper_id = parse_arxiv_id(arxiv_id).canonical
-    store = _store(request)
-    if store.get_paper(paper_id) is None:
-        raise PaperNotFound(f"No paper {paper_id} in this radar yet.")
-    reason = " ".join(reason.split())
-    if len(reason) > MAX_REASON:
-        raise BadRequest(f"A reason can be at most {MAX_REASON} characters long.", "reason")
-    store.activity.set_paper_hidden(admin.id, paper_id, hidden, reason or None)
-    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+    paper_id = _rules(request).set_paper_hidden(admin, arxiv_id, hidden, reason)
+    return redirect(f"/papers/{paper_id}")
 
 
 @router.post("/papers/{arxiv_id:path}/hide")

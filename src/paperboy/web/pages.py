@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
-from paperboy.errors import InvalidArxivId, InvalidPeriod, PaperNotFound
+from paperboy.community.papers import shown_paper
+from paperboy.errors import InvalidArxivId, InvalidPeriod
 from paperboy.feed import FeedView, Period, daily_feed, parse_period, period_of
 from paperboy.models import Paper
-from paperboy.search.highlight import highlight
-from paperboy.search.service import MODES, Mode, SearchService
+from paperboy.search.service import MODES, SearchService
 from paperboy.store.base import Store
 from paperboy.web.auth import csrf_input, csrf_token, current_user, login_url
 from paperboy.web.params import (
@@ -34,14 +34,14 @@ from paperboy.web.params import (
     SearchText,
     Word,
 )
-from paperboy.web.templating import templates
+from paperboy.web.responses import redirect, render, store_of
+from paperboy.web.search_form import SearchFilters, search_text
 
 router = APIRouter(include_in_schema=False)
 
 PaperPanel = Callable[[Request, Paper], dict[str, Any]]
-PAPER_PANELS: list[PaperPanel] = []
-"""Extra context for a paper's page. Each community feature (votes, comments, collections,
-trending) registers one function here from its own module; the page includes its partial."""
+"""Extra context for a paper's page, one per community feature (votes, comments, collections,
+trending): ``paperboy.web.app.PAPER_PANELS`` lists them; the page includes each partial."""
 
 
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\s]")
@@ -95,29 +95,11 @@ def site_context(request: Request) -> dict[str, Any]:
     }
 
 
-templates.env.filters["http_url"] = http_url
-templates.env.filters["paragraphs"] = paragraphs
-templates.env.filters["highlight"] = highlight
-if site_context not in templates.context_processors:
-    templates.context_processors.append(site_context)
-
-
 @dataclass(frozen=True, slots=True)
 class NavLink:
     label: str
     href: str
     current: bool = False
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200
-) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def _focus_day(store: Store, period: Period) -> date:
@@ -150,7 +132,7 @@ def _page_links(view: FeedView) -> list[NavLink]:
 
 def _feed_page(request: Request, period: Period | None, page: int) -> HTMLResponse:
     settings = request.app.state.settings
-    store = _store(request)
+    store = store_of(request)
     view = daily_feed(store, period, page=page - 1, page_size=settings.page_size)
     context: dict[str, Any] = {"view": view, "period": view.period}
     user = current_user(request)
@@ -168,7 +150,7 @@ def _feed_page(request: Request, period: Period | None, page: int) -> HTMLRespon
             picker_date=_focus_day(store, view.period).isoformat(),
             first_rank=view.page * view.page_size + 1,
         )
-    return _render(request, "feed.html", context)
+    return render(request, "feed.html", context)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -193,9 +175,9 @@ def papers(
 def open_paper(ref: Annotated[ArxivRef, Query(alias="id")] = "") -> Response:
     """The header box: an arXiv id, ``arXiv:`` reference or arxiv.org URL opens that paper."""
     if not ref.strip():
-        return RedirectResponse("/", status_code=303)
+        return redirect("/")
     parsed = parse_arxiv_id(ref)  # InvalidArxivId becomes the friendly 404 page
-    return RedirectResponse(f"/papers/{parsed.canonical}", status_code=303)
+    return redirect(f"/papers/{parsed.canonical}")
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
@@ -204,14 +186,9 @@ def paper(request: Request, arxiv_id: Annotated[ArxivRef, Path()]) -> Response:
     parsed = parse_arxiv_id(arxiv_id)
     if arxiv_id != parsed.canonical:
         return RedirectResponse(f"/papers/{parsed.canonical}", status_code=301)
-    store = _store(request)
-    found = store.get_paper(parsed.canonical)
-    if found is None:
-        raise PaperNotFound(f"No paper {parsed.canonical} in this radar yet.")
-    hidden = store.activity.activity([found.id]).get(found.id)
-    user = current_user(request)
-    if hidden is not None and hidden.hidden_at is not None and not (user and user.is_admin):
-        raise PaperNotFound(f"{parsed.canonical} has been hidden by the moderators.")
+    store = store_of(request)
+    shown = shown_paper(store, parsed.canonical, current_user(request))
+    found = shown.paper
     entries = store.feed_entries_for(parsed.canonical)
     service: SearchService = request.app.state.search
     context: dict[str, Any] = {
@@ -221,29 +198,11 @@ def paper(request: Request, arxiv_id: Annotated[ArxivRef, Path()]) -> Response:
         "bibtex": bibtex(found),
         "similar": service.similar(parsed.canonical, 8, include_hidden=True),  # checked above
         "day_link": lambda day: f"/papers?{period_of('day', day).query()}",
-        "hidden": hidden.hidden_at is not None if hidden is not None else False,
+        "hidden": shown.hidden,
     }
-    for panel in PAPER_PANELS:
+    for panel in request.app.state.paper_panels:
         context.update(panel(request, found))
-    return _render(request, "paper.html", context)
-
-
-_FILTER_KEYS = ("cat", "author", "since", "until")
-
-
-def _quoted(value: str) -> str:
-    value = value.replace('"', " ").strip()
-    return f'"{value}"' if " " in value else value
-
-
-def search_text(q: str, filters: dict[str, str]) -> str:
-    """The form's box and filter fields as one query in the search syntax."""
-    parts = [q.strip()]
-    for key in _FILTER_KEYS:
-        value = filters.get(key, "").strip()
-        if value:
-            parts.append(f"{key}:{_quoted(value)}")
-    return " ".join(p for p in parts if p)
+    return render(request, "paper.html", context)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -258,16 +217,17 @@ def search(
     page: Page = 1,
 ) -> Response:
     """Search results with highlights, reasons, filters and pages. An arXiv id opens the paper."""
-    filters = {"cat": cat, "author": author, "since": since, "until": until}
+    fields = SearchFilters(mode, cat, author, since, until)
+    filters = fields.filters
     stripped = q.strip()
     if stripped and not any(filters.values()) and len(stripped) < 200:
         try:
             ref = parse_arxiv_id(stripped)
         except InvalidArxivId:
             ref = None
-        if ref is not None and _store(request).get_paper(ref.canonical) is not None:
-            return RedirectResponse(f"/papers/{ref.canonical}", status_code=303)
-    chosen: Mode = mode if mode in MODES else "hybrid"  # type: ignore[assignment]
+        if ref is not None and store_of(request).get_paper(ref.canonical) is not None:
+            return redirect(f"/papers/{ref.canonical}")
+    chosen = fields.chosen
     text = search_text(q, filters)
     service: SearchService = request.app.state.search
     results = service.search(text, mode=chosen, page=page, per_page=20)
@@ -280,9 +240,11 @@ def search(
     user = current_user(request)
     hit_ids = [hit.paper.id for hit in results.hits]
     voted = (
-        _store(request).activity.voted(user.id, hit_ids) if user is not None and hit_ids else set()
+        store_of(request).activity.voted(user.id, hit_ids)
+        if user is not None and hit_ids
+        else set()
     )
-    return _render(
+    return render(
         request,
         "search.html",
         {

@@ -84,6 +84,13 @@ Note = Annotated[str, MaxLen(2_000)]
 # -- JSON bodies that routes read themselves (documented in the OpenAPI schema) ---------------
 
 
+class ApiError(BaseModel):
+    """The body of every 4xx answer under /api (see ``paperboy.web.errors``)."""
+
+    error: str
+    parameter: str | None = None
+
+
 class SubmitIn(BaseModel):
     """The body of ``POST /api/papers/submit`` (read by hand: either key will do)."""
 

@@ -3,11 +3,12 @@ caching, redirects, link errors, and the subscribe form."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from paperboy.community.accounts import AccountError
 from paperboy.digest.models import FREQUENCIES
@@ -20,27 +21,26 @@ from paperboy.digest.subscribe import (
 )
 from paperboy.search.service import MODES
 from paperboy.web.auth import current_user
-from paperboy.web.errors import error_response
-from paperboy.web.templating import templates
+from paperboy.web.responses import error_response, redirect, render
 
 FormText = Annotated[str, Form()]
 
 
 def service_of(request: Request) -> SubscriptionService:
-    state = request.app.state
-    return SubscriptionService(state.settings, state.store, state.secret)
+    service: SubscriptionService = request.app.state.services.subscriptions
+    return service
 
 
 def render_page(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response = render(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
+see_other = redirect
+"""(The one redirect after a form, ``paperboy.web.responses.redirect``.)"""
 
 
 def link_error(request: Request, exc: AccountError, title: str) -> Response:
@@ -55,6 +55,30 @@ def quote_token(token: str) -> str:
 
 def form_choices(frequency: str, categories: str, min_upvotes: str, trending: str) -> Choices:
     return parse_choices(frequency, categories, min_upvotes, trending in ("on", "1", "true", "yes"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceFields:
+    """A digest form's choice fields, as typed (routes declare them as their own form fields,
+    so each stays a plain parameter, and hand them over)."""
+
+    frequency: str
+    categories: str
+    min_upvotes: str
+    trending: str
+
+    def choices(self) -> Choices:
+        """The choices they make (``InvalidChoices`` with a message per field)."""
+        return form_choices(self.frequency, self.categories, self.min_upvotes, self.trending)
+
+    def form(self) -> dict[str, Any]:
+        """The fields to show again in a form sent back."""
+        return {
+            "frequency": self.frequency,
+            "categories": self.categories,
+            "min_upvotes": self.min_upvotes,
+            "trending": bool(self.trending),
+        }
 
 
 def choice_form(choices: Choices) -> dict[str, Any]:

@@ -9,6 +9,7 @@ older digest, opens the page that mails a fresh one. Every form here needs the C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -19,15 +20,15 @@ from paperboy.community.models import User
 from paperboy.digest import links
 from paperboy.digest.models import Alert, Subscription
 from paperboy.digest.subscribe import Choices, InvalidChoices, check_alert
-from paperboy.web.accounts import client_ip
+from paperboy.errors import NotFound
+from paperboy.web.account_common import client_ip
 from paperboy.web.auth import current_user, require_user
-from paperboy.web.errors import NotFound
 from paperboy.web.params import Id
 from paperboy.web.subscription_common import (
+    ChoiceFields,
     FormText,
     base_context,
     choice_form,
-    form_choices,
     link_error,
     quote_token,
     render_page,
@@ -179,8 +180,14 @@ def _manage_page(
     )
 
 
-def _by_token(request: Request, token: str) -> Subscription:
-    return service_of(request).from_manage_token(token)
+def _by_token(request: Request, token: str, then: Callable[[Subscription], Response]) -> Response:
+    """``then`` with the subscription a manage link's ``token`` names, or the page that says
+    the link does not work."""
+    try:
+        subscription = service_of(request).from_manage_token(token)
+    except AccountError as exc:
+        return _manage_link_error(request, token, exc)
+    return then(subscription)
 
 
 _MANAGE_TITLE = "This link to your subscription does not work"
@@ -209,12 +216,11 @@ def _prefill_alert(alert: str, mode: str) -> dict[str, str] | None:
 def manage_page(
     request: Request, token: str = "", notice: str = "", alert: str = "", mode: str = "hybrid"
 ) -> Response:
-    try:
-        subscription = _by_token(request, token)
-    except AccountError as exc:
-        return _manage_link_error(request, token, exc)
-    return _manage_page(
-        request, subscription, token, notice=notice, alert_form=_prefill_alert(alert, mode)
+    prefill = _prefill_alert(alert, mode)
+    return _by_token(
+        request,
+        token,
+        lambda sub: _manage_page(request, sub, token, notice=notice, alert_form=prefill),
     )
 
 
@@ -222,23 +228,14 @@ def _save(
     request: Request,
     subscription: Subscription,
     token: str | None,
-    frequency: str,
-    categories: str,
-    min_upvotes: str,
-    trending: str,
+    fields: ChoiceFields,
     done: str,
 ) -> Response:
     try:
-        choices = form_choices(frequency, categories, min_upvotes, trending)
+        choices = fields.choices()
     except InvalidChoices as exc:
-        form = {
-            "frequency": frequency,
-            "categories": categories,
-            "min_upvotes": min_upvotes,
-            "trending": bool(trending),
-        }
         return _manage_page(
-            request, subscription, token, form=form, errors=exc.errors, status_code=400
+            request, subscription, token, form=fields.form(), errors=exc.errors, status_code=400
         )
     service_of(request).change(subscription.id, choices)
     return see_other(done + "saved")
@@ -275,46 +272,37 @@ def manage_save(
     min_upvotes: FormText = "0",
     trending: FormText = "",
 ) -> Response:
-    try:
-        subscription = _by_token(request, token)
-    except AccountError as exc:
-        return _manage_link_error(request, token, exc)
+    fields = ChoiceFields(frequency, categories, min_upvotes, trending)
     done = f"/subscription?token={quote_token(token)}&notice="
-    return _save(request, subscription, token, frequency, categories, min_upvotes, trending, done)
+    return _by_token(request, token, lambda sub: _save(request, sub, token, fields, done))
 
 
 @router.post("/subscription/alerts", include_in_schema=False)
 def manage_add_alert(
     request: Request, token: str = "", query: FormText = "", mode: FormText = "hybrid"
 ) -> Response:
-    try:
-        subscription = _by_token(request, token)
-    except AccountError as exc:
-        return _manage_link_error(request, token, exc)
     done = f"/subscription?token={quote_token(token)}&notice="
-    return _add_alert(request, subscription, token, query, mode, done)
+    return _by_token(request, token, lambda sub: _add_alert(request, sub, token, query, mode, done))
 
 
 @router.post("/subscription/alerts/{alert_id}/delete", include_in_schema=False)
 def manage_delete_alert(
     request: Request, alert_id: Annotated[Id, Path()], token: str = ""
 ) -> Response:
-    try:
-        subscription = _by_token(request, token)
-    except AccountError as exc:
-        return _manage_link_error(request, token, exc)
-    service_of(request).store.subscriptions.delete_alert(subscription.id, alert_id)
-    return see_other(f"/subscription?token={quote_token(token)}&notice=alert-deleted")
+    def delete(subscription: Subscription) -> Response:
+        service_of(request).store.subscriptions.delete_alert(subscription.id, alert_id)
+        return see_other(f"/subscription?token={quote_token(token)}&notice=alert-deleted")
+
+    return _by_token(request, token, delete)
 
 
 @router.post("/subscription/resume", include_in_schema=False)
 def manage_resume(request: Request, token: str = "") -> Response:
-    try:
-        subscription = _by_token(request, token)
-    except AccountError as exc:
-        return _manage_link_error(request, token, exc)
-    service_of(request).resume(subscription.id)
-    return see_other(f"/subscription?token={quote_token(token)}&notice=resumed")
+    def resume(subscription: Subscription) -> Response:
+        service_of(request).resume(subscription.id)
+        return see_other(f"/subscription?token={quote_token(token)}&notice=resumed")
+
+    return _by_token(request, token, resume)
 
 
 def _own_subscription(request: Request, user: User) -> Subscription | None:
@@ -352,9 +340,9 @@ def settings_digest_save(
     min_upvotes: FormText = "0",
     trending: FormText = "",
 ) -> Response:
+    fields = ChoiceFields(frequency, categories, min_upvotes, trending)
     subscription = _account_subscription(request)
-    done = "/settings/digest?notice="
-    return _save(request, subscription, None, frequency, categories, min_upvotes, trending, done)
+    return _save(request, subscription, None, fields, "/settings/digest?notice=")
 
 
 @router.post("/settings/digest/alerts", include_in_schema=False)

@@ -46,16 +46,15 @@ from paperboy.digest.subscribe import (
     Outcome,
     check_alert,
 )
-from paperboy.web.accounts import client_ip
-from paperboy.web.api import ApiError
+from paperboy.errors import Invalid, NotAllowed, NotFound
+from paperboy.web.account_common import client_ip
 from paperboy.web.auth import current_user, require_user
-from paperboy.web.errors import BadRequest, Forbidden, NotFound
-from paperboy.web.pages import search_text
-from paperboy.web.params import Id
+from paperboy.web.params import ApiError, Id
+from paperboy.web.search_form import search_text
 from paperboy.web.subscription_common import (
+    ChoiceFields,
     FormText,
     choice_form,
-    form_choices,
     link_error,
     quote_token,
     render_page,
@@ -64,7 +63,6 @@ from paperboy.web.subscription_common import (
     subscribe_page,
 )
 from paperboy.web.subscription_manage import router as manage_router
-from paperboy.web.templating import templates
 
 router = APIRouter()
 router.include_router(manage_router)
@@ -84,8 +82,11 @@ def _alert_text(q: str, filters: dict[str, str]) -> str:
     return search_text(q or "", {k: v or "" for k, v in filters.items()})
 
 
-templates.env.globals["digest_subscription"] = _subscription_of
-templates.env.globals["alert_text"] = _alert_text
+TEMPLATE_GLOBALS: dict[str, Any] = {
+    "digest_subscription": _subscription_of,
+    "alert_text": _alert_text,
+}
+"""Functions templates call; ``paperboy.web.app.register_templates`` installs them."""
 
 
 # -- subscribing --------------------------------------------------------------------------------
@@ -120,20 +121,13 @@ def subscribe(
     alert: FormText = "",
     alert_mode: FormText = "hybrid",
 ) -> Response:
-    form = {
-        "email": email,
-        "frequency": frequency,
-        "categories": categories,
-        "min_upvotes": min_upvotes,
-        "trending": bool(trending),
-        "alert": alert,
-        "alert_mode": alert_mode,
-    }
+    fields = ChoiceFields(frequency, categories, min_upvotes, trending)
+    form = {"email": email, **fields.form(), "alert": alert, "alert_mode": alert_mode}
     errors: dict[str, str] = {}
     if not email.strip():
         errors["email"] = "Enter your email address: the confirmation link goes there."
     try:
-        choices = form_choices(frequency, categories, min_upvotes, trending)
+        choices = fields.choices()
     except InvalidChoices as exc:
         errors.update(exc.errors)
     saved_alert: tuple[str, str] | None = None
@@ -239,7 +233,7 @@ def unsubscribe(request: Request, token: str = "") -> Response:
     Idempotent: a second POST answers 200 again. No token at all: 403 (no credential); a
     forged, damaged or foreign one: 400."""
     if not token:
-        raise Forbidden("This unsubscribe link has no token: use the link from your mail.")
+        raise NotAllowed("This unsubscribe link has no token: use the link from your mail.")
     service = service_of(request)
     try:
         subscription, changed = service.unsubscribe(token)
@@ -276,7 +270,7 @@ def save_alert(
     try:
         query, chosen = check_alert(text, mode)
     except ValueError as exc:
-        raise BadRequest(str(exc), "q") from exc
+        raise Invalid(str(exc), "q") from exc
     user = current_user(request)
     if user is None or not user.email_verified or user.hidden:
         params = {"alert": query, "mode": chosen}
@@ -286,7 +280,7 @@ def save_alert(
     try:
         outcome = service_of(request).alert_for_user(user, query, chosen)
     except ValueError as exc:
-        raise BadRequest(str(exc), "q") from exc
+        raise Invalid(str(exc), "q") from exc
     if outcome.notes:
         return _done_page(request, outcome)
     return see_other("/settings/digest?notice=alert-added")
@@ -323,7 +317,7 @@ def _alert_out(alert: Alert, subscription: Subscription) -> AlertOut:
 def _api_user(request: Request) -> User:
     user = require_user(request)
     if not user.email_verified or user.hidden:
-        raise Forbidden("Confirm your email address first: alerts are mailed to it.")
+        raise NotAllowed("Confirm your email address first: alerts are mailed to it.")
     return user
 
 
@@ -350,7 +344,7 @@ def api_add_alert(request: Request, body: AlertIn) -> AlertOut:
     try:
         outcome = service_of(request).alert_for_user(user, body.query, body.mode)
     except ValueError as exc:
-        raise BadRequest(str(exc), "query") from exc
+        raise Invalid(str(exc), "query") from exc
     assert outcome.alert is not None
     return _alert_out(outcome.alert, outcome.subscription)
 

@@ -8,47 +8,43 @@
 - ``GET /papers/trending?window=day|week|month&page=``: the ranking of
   ``paperboy.rank.service`` with each paper's score and a link to its breakdown.
 
-The paper page gets its vote box, submitter and trending breakdown from the panels registered
-here in ``paperboy.web.pages.PAPER_PANELS``.
+The rules (who may vote or submit, rate limits, hidden papers) are in
+``paperboy.community.votes``; the paper page's vote box, submitter and trending breakdown come
+from the panels here, listed in ``paperboy.web.app.PAPER_PANELS``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from paperboy.arxiv_ids import parse_arxiv_id
-from paperboy.community import limits
-from paperboy.community.models import User
-from paperboy.community.submit import SubmitRefused, SubmitResult, arxiv_fetch, submit_paper
-from paperboy.errors import PaperNotFound
+from paperboy.community.submit import SubmitRefused, SubmitResult
+from paperboy.community.votes import Votes
+from paperboy.errors import Invalid
 from paperboy.models import Paper
 from paperboy.rank.service import DEFAULT_WINDOW, TrendingService
 from paperboy.rank.trending import WINDOWS
-from paperboy.store import SQLStore
 from paperboy.web.auth import current_user, require_user, safe_next
-from paperboy.web.errors import BadRequest, Forbidden
-from paperboy.web.pages import PAPER_PANELS, NavLink
+from paperboy.web.errors import status_of
+from paperboy.web.pages import NavLink
 from paperboy.web.params import ArxivRef, Page, Word
-from paperboy.web.templating import templates
+from paperboy.web.responses import redirect, render, settings_of
 
 router = APIRouter(include_in_schema=False)
 
-VERIFY_FIRST = "Please verify your email first: the link is in the mail we sent you."
 
-
-def _store(request: Request) -> SQLStore:
-    store: SQLStore = request.app.state.store
-    return store
+def votes_service(request: Request) -> Votes:
+    """The vote and submission rules over this app's store (cheap to build per request)."""
+    votes: Votes = request.app.state.services.votes
+    return votes
 
 
 def trending_service(request: Request) -> TrendingService:
-    return TrendingService(_store(request).engine, request.app.state.settings.trending_gravity)
+    trending: TrendingService = request.app.state.services.trending
+    return trending
 
 
 def hours(value: float) -> str:
@@ -60,46 +56,6 @@ def hours(value: float) -> str:
 # -- votes ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class VoteOutcome:
-    paper_id: str
-    voted: bool  # the user's vote after the request
-    changed: bool
-    count: int  # the count every page shows: imported upvotes + votes here
-
-
-def writer(request: Request) -> User:
-    """The signed-in user, allowed to vote, submit and comment; else LoginRequired/Forbidden."""
-    user = require_user(request)
-    if not user.can_write:
-        raise Forbidden(VERIFY_FIRST)
-    return user
-
-
-def visible_paper(store: SQLStore, arxiv_id: str) -> Paper:
-    """The stored, not hidden paper named by ``arxiv_id`` (PaperNotFound otherwise)."""
-    canonical = parse_arxiv_id(arxiv_id).canonical
-    paper = store.get_paper(canonical)
-    if paper is None:
-        raise PaperNotFound(f"No paper {canonical} in this radar yet.")
-    activity = store.activity.activity([canonical]).get(canonical)
-    if activity is not None and activity.hidden_at is not None:
-        raise PaperNotFound(f"{canonical} has been hidden by the moderators.")
-    return paper
-
-
-def cast_vote(request: Request, arxiv_id: str, on: bool) -> VoteOutcome:
-    """Make the signed-in user's vote on the paper ``on`` or off (idempotent, rate limited)."""
-    user = writer(request)
-    store = _store(request)
-    settings = request.app.state.settings
-    limits.check(store.accounts, f"vote:user:{user.id}", settings.rate_vote, "votes")
-    paper = visible_paper(store, arxiv_id)
-    result = store.activity.set_vote(user.id, paper.id, on)
-    count = store.vote_counts([paper.id]).get(paper.id, (0, 0))[0]
-    return VoteOutcome(paper.id, result.voted, result.changed, count)
-
-
 @router.post("/papers/{arxiv_id:path}/vote")
 def vote(
     request: Request,
@@ -109,11 +65,11 @@ def vote(
 ) -> Response:
     """Upvote (``vote=up``) or take the upvote back (``vote=none``)."""
     if choice not in ("up", "none"):
-        raise BadRequest("vote must be 'up' or 'none'", "vote")
-    outcome = cast_vote(request, arxiv_id, choice == "up")
+        raise Invalid("vote must be 'up' or 'none'", "vote")
+    outcome = votes_service(request).cast(current_user(request), arxiv_id, choice == "up")
     back = safe_next(next_url, f"/papers/{outcome.paper_id}")
     if request.headers.get("hx-request"):
-        return templates.TemplateResponse(
+        return render(
             request,
             "partials/vote.html",
             {
@@ -123,47 +79,19 @@ def vote(
                 "vote_next": back,
             },
         )
-    return RedirectResponse(back, status_code=303)
+    return redirect(back)
 
 
 def voted_set(request: Request, paper_ids: list[str]) -> set[str]:
     """Which of ``paper_ids`` the signed-in user upvoted (empty when nobody is signed in)."""
-    user = current_user(request)
-    if user is None or not paper_ids:
-        return set()
-    return _store(request).activity.voted(user.id, paper_ids)
+    return votes_service(request).voted(current_user(request), paper_ids)
 
 
 # -- the paper page's panels ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PaperVote:
-    count: int
-    imported: int
-    local: int
-    voted: bool
-    submitted_by: str | None
-    submitted_on: date | None
-
-
 def paper_votes_panel(request: Request, paper: Paper) -> dict[str, Any]:
-    store = _store(request)
-    count = store.vote_counts([paper.id]).get(paper.id, (0, 0))[0]
-    local = store.activity.activity([paper.id]).get(paper.id)
-    local_votes = local.votes if local is not None else 0
-    daily = [e for e in store.feed_entries_for(paper.id) if e.source == "daily" and e.submitted_by]
-    first = min(daily, key=lambda e: e.feed_date) if daily else None
-    return {
-        "paper_vote": PaperVote(
-            count=count,
-            imported=count - local_votes,
-            local=local_votes,
-            voted=bool(voted_set(request, [paper.id])),
-            submitted_by=first.submitted_by if first is not None else None,
-            submitted_on=first.feed_date if first is not None else None,
-        )
-    }
+    return {"paper_vote": votes_service(request).paper(current_user(request), paper)}
 
 
 def paper_trending_panel(request: Request, paper: Paper) -> dict[str, Any]:
@@ -172,11 +100,6 @@ def paper_trending_panel(request: Request, paper: Paper) -> dict[str, Any]:
         "trend_hours": hours,
         "trend_days": dict(WINDOWS),
     }
-
-
-for _panel in (paper_votes_panel, paper_trending_panel):
-    if all(getattr(p, "__qualname__", None) != _panel.__qualname__ for p in PAPER_PANELS):
-        PAPER_PANELS.append(_panel)
 
 
 # -- trending ---------------------------------------------------------------------------------
@@ -190,7 +113,7 @@ def trending(
 ) -> HTMLResponse:
     """Papers ranked by trending score within the day, week (default) or month."""
     if window not in WINDOWS:
-        raise BadRequest(f"window must be one of {', '.join(WINDOWS)}, got {window!r}", "window")
+        raise Invalid(f"window must be one of {', '.join(WINDOWS)}, got {window!r}", "window")
     service = trending_service(request)
     ranking = service.window(window)
     size = request.app.state.settings.page_size
@@ -217,18 +140,10 @@ def trending(
         "first_rank": (page - 1) * size + 1,
         "voted": voted_set(request, [b.paper_id for b, _ in entries]),
     }
-    return templates.TemplateResponse(request, "trending.html", context)
+    return render(request, "trending.html", context)
 
 
 # -- submissions ------------------------------------------------------------------------------
-
-
-def submit_as(request: Request, user: User, ref: str) -> SubmitResult:
-    """Run the submission rules for ``user`` (shared by the page and the API)."""
-    store = _store(request)
-    settings = request.app.state.settings
-    today: date = request.app.state.today()
-    return submit_paper(store, settings, user, ref, today, arxiv_fetch(settings, store))
 
 
 def _submit_page(
@@ -239,7 +154,7 @@ def _submit_page(
     done: SubmitResult | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    settings = request.app.state.settings
+    settings = settings_of(request)
     context = {
         "ref": ref,
         "error": error,
@@ -247,7 +162,7 @@ def _submit_page(
         "max_age_days": settings.submit_max_age_days,
         "daily_cap": settings.submit_daily_cap,
     }
-    return templates.TemplateResponse(request, "submit.html", context, status_code=status_code)
+    return render(request, "submit.html", context, status_code=status_code)
 
 
 @router.get("/submit", response_class=HTMLResponse)
@@ -262,7 +177,7 @@ async def submit(request: Request, ref: str = Form("", max_length=2000)) -> HTML
     """Submit a paper; the form comes back with the result or the reason it was refused."""
     user = require_user(request)
     try:
-        done = await run_in_threadpool(submit_as, request, user, ref)
+        done = await run_in_threadpool(votes_service(request).submit, user, ref)
     except SubmitRefused as exc:
-        return _submit_page(request, ref=ref, error=exc.message, status_code=exc.status)
+        return _submit_page(request, ref=ref, error=str(exc), status_code=status_of(exc))
     return _submit_page(request, done=done)

@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from paperboy.cli import DatabaseOpt, _open, _settings, app, err, out
+from paperboy.cli.options import DatabaseOpt, Group, fail, opened_store, option, out, settings_for
+from paperboy.clock import utc_now
 from paperboy.community.accounts import AccountError, Accounts, LoginPolicy, Signer, site_secret
+from paperboy.models import User
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
-
-user_app = typer.Typer(
-    help="Manage accounts: create users (the first admin), list them, grant or take admin rights.",
-    no_args_is_help=True,
-)
-app.add_typer(user_app, name="user")
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{message}[/]", highlight=False)
-    return typer.Exit(code)
 
 
 def _accounts(settings: Settings, store: SQLStore) -> Accounts:
@@ -43,6 +33,14 @@ def _name(username: str) -> str:
     return unicodedata.normalize("NFKC", username).strip()
 
 
+def _user_named(store: SQLStore, username: str) -> User:
+    """The account called ``username`` (any letter case); exits with status 1 when none is."""
+    user = store.accounts.user_by_name(_name(username))
+    if user is None:
+        raise fail(f"No user named {username!r}: `paperboy user list` shows them.")
+    return user
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         text = sys.stdin.readline()
@@ -51,18 +49,14 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-@user_app.command("create")
 def create_command(
-    email: Annotated[
-        str, typer.Option("--email", "-e", help="The account's email address.", show_default=False)
-    ],
+    email: Annotated[str, option("--email", "-e", help="The account's email address.")],
     username: Annotated[
         str,
-        typer.Option(
+        option(
             "--username",
             "-u",
             help="The user name: 2 to 32 letters, digits, '-' or '_'.",
-            show_default=False,
         ),
     ],
     admin: Annotated[
@@ -90,20 +84,17 @@ def create_command(
     Exit codes: 0 created, 1 refused (address or name taken, weak password), 2 bad usage.
     """
     password = _read_password(password_stdin)
-    settings = _settings(database_url)
-    store = _open(settings)
-    try:
+    settings = settings_for(database_url)
+    with opened_store(settings) as store:
         try:
             user = _accounts(settings, store).sign_up(
                 email, username, password, is_admin=admin, verified=True
             )
         except AccountError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
         store.activity.record(
             None, "user-create", "user", str(user.id), {"via": "cli", "admin": admin}
         )
-    finally:
-        store.close()
     role = "administrator" if user.is_admin else "user"
     out.print(f"Created {role} {user.username} <{user.email}> (id {user.id}).", highlight=False)
 
@@ -112,7 +103,6 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "-"
 
 
-@user_app.command("list")
 def list_command(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Users per page.")] = 50,
     page: Annotated[int, typer.Option(min=1, help="Which page, from 1 (oldest users first).")] = 1,
@@ -125,18 +115,14 @@ def list_command(
       paperboy user list
       paperboy user list --limit 100 --page 2
     """
-    settings = _settings(database_url)
-    store = _open(settings)
-    try:
+    with opened_store(settings_for(database_url)) as store:
         total = store.accounts.count_users()
         users = store.accounts.list_users(offset=(page - 1) * limit, limit=limit)
-    finally:
-        store.close()
     if total == 0:
         out.print("No accounts yet: `paperboy user create` makes the first one.")
         return
     if not users:
-        raise _fail(f"Page {page} is empty: there are {total:,} accounts, {limit} per page.")
+        raise fail(f"Page {page} is empty: there are {total:,} accounts, {limit} per page.")
     first = (page - 1) * limit + 1
     table = Table(title=f"Accounts {first:,}-{first + len(users) - 1:,} of {total:,}")
     for column in ("id", "user name", "email", "admin", "verified", "hidden", "created (UTC)"):
@@ -156,15 +142,13 @@ def list_command(
         out.print(f"More: paperboy user list --page {page + 1} --limit {limit}", highlight=False)
 
 
-@user_app.command("set-admin")
 def set_admin_command(
     username: Annotated[str, typer.Argument(help="The user name (any letter case).")],
     on: Annotated[
         bool | None,
-        typer.Option(
+        option(
             "--on/--off",
             help="--on makes the user an administrator, --off takes it back.",
-            show_default=False,
         ),
     ] = None,
     database_url: DatabaseOpt = None,
@@ -178,27 +162,20 @@ def set_admin_command(
     Exit codes: 0 done, 1 no such user, 2 bad usage (neither --on nor --off).
     """
     if on is None:
-        raise _fail("Say --on (make an administrator) or --off (take it back).", 2)
-    settings = _settings(database_url)
-    store = _open(settings)
-    try:
-        user = store.accounts.user_by_name(_name(username))
-        if user is None:
-            raise _fail(f"No user named {username!r}: `paperboy user list` shows them.")
+        raise fail("Say --on (make an administrator) or --off (take it back).", 2)
+    with opened_store(settings_for(database_url)) as store:
+        user = _user_named(store, username)
         if user.is_admin != on:
             store.accounts.update_user(user.id, is_admin=on)
             store.activity.record(
                 None, "set-admin", "user", str(user.id), {"via": "cli", "admin": on}
             )
-    finally:
-        store.close()
     state = "is now an administrator" if on else "is no longer an administrator"
     if user.is_admin == on:
         state = "already was an administrator" if on else "already was not an administrator"
     out.print(f"{user.username} {state}.", highlight=False)
 
 
-@user_app.command("verify")
 def verify_command(
     username: Annotated[str, typer.Argument(help="The user name (any letter case).")],
     database_url: DatabaseOpt = None,
@@ -210,18 +187,22 @@ def verify_command(
       paperboy user verify ada
     Exit codes: 0 done, 1 no such user.
     """
-    settings = _settings(database_url)
-    store = _open(settings)
-    try:
-        user = store.accounts.user_by_name(_name(username))
-        if user is None:
-            raise _fail(f"No user named {username!r}: `paperboy user list` shows them.")
+    with opened_store(settings_for(database_url)) as store:
+        user = _user_named(store, username)
         if not user.email_verified:
-            store.accounts.update_user(
-                user.id, email_verified_at=datetime.now(UTC).replace(tzinfo=None)
-            )
+            store.accounts.update_user(user.id, email_verified_at=utc_now())
             store.activity.record(None, "verify-email", "user", str(user.id), {"via": "cli"})
-    finally:
-        store.close()
     state = "already had a confirmed address" if user.email_verified else "is now confirmed"
     out.print(f"{user.username} ({user.email}) {state}.", highlight=False)
+
+
+USER = Group(
+    "user",
+    "Manage accounts: create users (the first admin), list them, grant or take admin rights.",
+    [
+        ("create", create_command),
+        ("list", list_command),
+        ("set-admin", set_admin_command),
+        ("verify", verify_command),
+    ],
+)

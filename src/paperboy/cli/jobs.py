@@ -1,4 +1,5 @@
-"""The job-queue side of the command line: ``worker`` and ``jobs enqueue|list``."""
+"""The background side of the command line: ``daemon`` (the harvest schedule, any store),
+``worker`` and ``jobs enqueue|list`` (the job queue, PostgreSQL stores)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,85 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from paperboy.cli import DatabaseOpt, _open, _settings, app, err, out
+from paperboy.cli.catchup import embedded_line
+from paperboy.cli.options import (
+    DatabaseOpt,
+    Group,
+    err,
+    fail,
+    open_store,
+    option,
+    out,
+    settings_for,
+)
+from paperboy.clock import utc_now
 from paperboy.errors import PaperboyError
 from paperboy.jobs.conninfo import NEEDS_POSTGRES, is_postgres
 from paperboy.settings import Settings
 
-jobs_app = typer.Typer(
-    help="Queue background jobs and see how they went (PostgreSQL: run by `paperboy worker`).",
-    no_args_is_help=True,
-)
-app.add_typer(jobs_app, name="jobs")
+
+def _log_to_stderr() -> None:
+    """Log lines with their time on stderr, as long-running commands do."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+
+def daemon(
+    now: Annotated[
+        bool, typer.Option("--now", help="Also harvest once right away, then keep the schedule.")
+    ] = False,
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the next harvest times and exit.")
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Harvest arXiv on a schedule (default: 20:30 US Eastern, Sunday to Thursday).
+
+    Sets, schedule and time zone come from PAPERBOY_HARVEST_SETS, PAPERBOY_HARVEST_SCHEDULE
+    (a crontab line) and PAPERBOY_HARVEST_TIMEZONE. Run one daemon per store. Every run is in
+    the ingest log; `paperboy status` shows what last succeeded and what failed.
+
+    \b
+    Examples:
+      paperboy daemon --show
+      paperboy daemon --now
+      PAPERBOY_HARVEST_SETS=cs,stat paperboy daemon
+    """
+    from paperboy.daemon import run_daemon
+    from paperboy.ingest.schedule import harvest_sets, next_runs
+
+    settings = settings_for(database_url)
+    try:
+        upcoming = next_runs(settings, utc_now().replace(tzinfo=UTC), count=3)
+    except PaperboyError as exc:
+        raise fail(str(exc), 2) from exc
+    sets = ", ".join(harvest_sets(settings)) or "(none)"
+    err.print(f"Harvesting set(s) {sets} into {settings.database_url}")
+    for when in upcoming:
+        err.print(f"  next: {when:%a %Y-%m-%d %H:%M %Z}")
+    if show:
+        return
+    open_store(settings).close()  # migrate once before the first run
+    _log_to_stderr()
+    _stop_on_signals()
+    try:
+        run_daemon(settings, run_now=now)
+    except (KeyboardInterrupt, SystemExit):
+        err.print("Daemon stopped.")
+
+
+def _stop_on_signals() -> None:
+    """Stop cleanly on SIGINT and SIGTERM (what systemd and `kill` send), even when started
+    from a process that ignores SIGINT (a shell's background job inherits that): the job in
+    hand finishes, then the daemon exits."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
 
 
 class JobKind(StrEnum):
@@ -26,12 +96,6 @@ class JobKind(StrEnum):
     embed = "embed"
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{message}[/]", highlight=False)
-    return typer.Exit(code)
-
-
-@app.command()
 def worker(
     concurrency: Annotated[
         int, typer.Option(min=1, help="Jobs this worker runs at the same time.")
@@ -46,12 +110,11 @@ def worker(
     ] = False,
     queues: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--queue",
             "-q",
             help="Only take jobs from this queue (repeatable): 'ingest' (harvests) or "
             "'embed'. Default: every queue.",
-            show_default=False,
         ),
     ] = None,
     database_url: DatabaseOpt = None,
@@ -73,20 +136,18 @@ def worker(
       paperboy worker --concurrency 2 --queue embed
       paperboy worker --until-empty
     """
-    import logging
-
     from paperboy.jobs import build_app, ensure_queue_schema, worker_options
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     if not is_postgres(settings.database_url):
-        raise _fail(NEEDS_POSTGRES)
+        raise fail(NEEDS_POSTGRES)
     try:
-        _open(settings).close()  # migrate the store once before the first job
+        open_store(settings).close()  # migrate the store once before the first job
         ensure_queue_schema(settings)
         queue_app = build_app(settings, pool_size=concurrency + 2)
     except PaperboyError as exc:
-        raise _fail(str(exc), 2) from exc
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        raise fail(str(exc), 2) from exc
+    _log_to_stderr()
     err.print(f"Worker on {settings.database_url} (concurrency {concurrency}); Ctrl+C stops it.")
     options = worker_options(settings, concurrency=concurrency, wait=not until_empty, queues=queues)
     try:
@@ -103,19 +164,14 @@ def _run_here(settings: Settings, kind: JobKind) -> None:
     try:
         if kind is JobKind.embed:
             report = embed_now(settings)
-            err.print(
-                f"Embedded {report.embedded:,} papers"
-                + (f" ({report.unchanged:,} kept their vectors)" if report.unchanged else "")
-                + "."
-            )
+            err.print(embedded_line(report.embedded, report.unchanged))
         else:
             harvest_now(settings)
             err.print("Harvest done; `paperboy status` shows what each set did.")
     except PaperboyError as exc:
-        raise _fail(f"{kind.value} failed: {exc}", 2) from exc
+        raise fail(f"{kind.value} failed: {exc}", 2) from exc
 
 
-@jobs_app.command("enqueue")
 def enqueue_command(
     kind: Annotated[
         JobKind,
@@ -138,15 +194,15 @@ def enqueue_command(
     """
     from paperboy.jobs import enqueue
 
-    settings = _settings(database_url)
-    _open(settings).close()
+    settings = settings_for(database_url)
+    open_store(settings).close()
     if not is_postgres(settings.database_url):
         _run_here(settings, kind)
         return
     try:
         deferred = enqueue(settings, kind.value)
     except PaperboyError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
     if deferred.job_id is None:
         err.print(f"A {kind.value} job is already waiting in the queue; not queued again.")
     else:
@@ -157,14 +213,12 @@ def _when(moment: datetime | None) -> str:
     return f"{moment.astimezone(UTC):%m-%d %H:%M}" if moment is not None else "-"
 
 
-@jobs_app.command("list")
 def list_command(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many jobs.")] = 20,
     status: Annotated[
         str | None,
-        typer.Option(
+        option(
             help="Only jobs in this state: todo, doing, succeeded, failed, cancelled, aborted.",
-            show_default=False,
         ),
     ] = None,
     database_url: DatabaseOpt = None,
@@ -178,13 +232,13 @@ def list_command(
     """
     from paperboy.jobs import recent_jobs
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     if not is_postgres(settings.database_url):
-        raise _fail(NEEDS_POSTGRES)
+        raise fail(NEEDS_POSTGRES)
     try:
         rows = recent_jobs(settings, limit=limit, status=status)
     except PaperboyError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise fail(str(exc), 2) from exc
     if not rows:
         out.print("No jobs yet: `paperboy jobs enqueue embed` queues one.")
         return
@@ -204,3 +258,10 @@ def list_command(
             _when(row.finished_at),
         )
     out.print(table)
+
+
+JOBS = Group(
+    "jobs",
+    "Queue background jobs and see how they went (PostgreSQL: run by `paperboy worker`).",
+    [("enqueue", enqueue_command), ("list", list_command)],
+)

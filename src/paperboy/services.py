@@ -1,0 +1,78 @@
+"""The one wiring function: settings and a store in, every domain service the views need out.
+
+``build`` is what the web app (``paperboy.web.app.create_app``) calls; a CLI or a script can
+call it too and get the same services, signed with the same key, under the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from paperboy.community.account_flows import AccountFlows
+from paperboy.community.accounts import Accounts, LoginPolicy, Signer, site_secret
+from paperboy.community.collections import Collections
+from paperboy.community.comments import CommentService
+from paperboy.community.moderation import Moderation
+from paperboy.community.votes import Votes
+from paperboy.digest.subscribe import SubscriptionService
+from paperboy.rank.service import TrendingService
+from paperboy.search.service import SearchService
+from paperboy.settings import Settings
+from paperboy.store import SQLStore, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the views call: the store and the domain services over it."""
+
+    settings: Settings
+    store: SQLStore
+    today: Callable[[], date]  # the site's date (injectable so tests can pin 'New')
+    search: SearchService
+    secret: str  # the signing key of sessions' CSRF tokens and every mailed link
+    accounts: Accounts
+    account_flows: AccountFlows  # sign-up, mailed links, resets: limits, mail and audit
+    votes: Votes
+    comments: CommentService
+    collections: Collections
+    moderation: Moderation
+    trending: TrendingService
+    subscriptions: SubscriptionService  # the email digest: subscribe, manage, unsubscribe
+
+
+def site_today(settings: Settings) -> Callable[[], date]:
+    """Today's date in the site's time zone (``settings.timezone``)."""
+    zone = ZoneInfo(settings.timezone)
+    return lambda: datetime.now(zone).date()
+
+
+def build(
+    settings: Settings,
+    store: SQLStore | None = None,
+    today: Callable[[], date] | None = None,
+) -> Services:
+    """Open the store (unless given) and build every service over it."""
+    from paperboy.search import open_search
+
+    store = store or open_store(settings.database_url)
+    today = today or site_today(settings)
+    secret = site_secret(settings, store)
+    accounts = Accounts(store.accounts, Signer(secret), LoginPolicy.from_settings(settings))
+    return Services(
+        settings=settings,
+        store=store,
+        today=today,
+        search=open_search(settings, store),
+        secret=secret,
+        accounts=accounts,
+        account_flows=AccountFlows(accounts, store, settings),
+        votes=Votes(store, settings, today),
+        comments=CommentService(store, settings.rate_comment),
+        collections=Collections(store),
+        moderation=Moderation(store),
+        trending=TrendingService(store.engine, settings.trending_gravity),
+        subscriptions=SubscriptionService(settings, store, secret),
+    )
