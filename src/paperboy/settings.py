@@ -7,7 +7,7 @@ Every field has a default and a description; ``docs/settings.md`` lists them all
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -15,6 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _RATE_PATTERN = r"^\s*\d+\s*/\s*\d*\s*(second|minute|hour|day)s?\s*$"
 """What ``paperboy.community.limits.Rate.parse`` reads: N/unit or N/M units."""
+
+
+def _rate(default: str, description: str) -> Any:
+    """A rate setting (N/period), checked against ``_RATE_PATTERN`` when settings load."""
+    return Field(default=default, pattern=_RATE_PATTERN, description=description)
 
 
 def default_database_url() -> str:
@@ -202,16 +207,14 @@ class Settings(BaseSettings):
     signup_open: bool = Field(
         default=True, description="Anyone may create an account (off: only `paperboy user create`)."
     )
-    login_failures_per_client: str = Field(
-        default="10/15minutes",
-        pattern=_RATE_PATTERN,
+    login_failures_per_client: str = _rate(
+        "10/15minutes",
         description="Wrong passwords one client address may try (N/period, e.g. 10/15minutes); "
         "past it that address gets 429 with Retry-After until the period ends. No account is "
         "locked by it.",
     )
-    login_failures_per_account: str = Field(
-        default="20/hour",
-        pattern=_RATE_PATTERN,
+    login_failures_per_account: str = _rate(
+        "20/hour",
         description="Wrong passwords for one account from all addresses together (N/period); "
         "past it the account takes no password until the period ends, but its owner can still "
         "log in with a sign-in link mailed to the account's address (or reset the password).",
@@ -224,9 +227,8 @@ class Settings(BaseSettings):
         description="Account mails (confirmation resends, password resets, sign-in links) to "
         "one address, whoever asks (N/period).",
     )
-    rate_mail_client: str = Field(
-        default="20/hour",
-        pattern=_RATE_PATTERN,
+    rate_mail_client: str = _rate(
+        "20/hour",
         description="Password-reset and sign-in-link mails one client address may ask for, to "
         "any addresses (N/period).",
     )

@@ -126,17 +126,28 @@ def _file_progress() -> tuple[Progress, Callable[[str, int, int], None]]:
     return progress, on_progress
 
 
+def _print_summary(title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column table of (what, how many) on stderr."""
+    table = Table(title=title, show_header=False)
+    for row in rows:
+        table.add_row(*row)
+    err.print(table)
+
+
 def _print_import(report: ImportReport) -> None:
     c = report.counts
-    table = Table(title="Import summary", show_header=False)
-    table.add_row("records read", f"{report.records:,}")
-    table.add_row("papers inserted", f"{c.inserted:,}")
-    table.add_row("papers updated", f"{c.updated:,}")
-    table.add_row("skipped (unchanged)", f"{c.unchanged:,}")
-    table.add_row("skipped (older version)", f"{c.older:,}")
-    table.add_row("skipped (malformed)", f"{report.malformed:,}")
-    table.add_row("feed entries added / updated", f"{c.feed_added:,} / {c.feed_updated:,}")
-    err.print(table)
+    _print_summary(
+        "Import summary",
+        [
+            ("records read", f"{report.records:,}"),
+            ("papers inserted", f"{c.inserted:,}"),
+            ("papers updated", f"{c.updated:,}"),
+            ("skipped (unchanged)", f"{c.unchanged:,}"),
+            ("skipped (older version)", f"{c.older:,}"),
+            ("skipped (malformed)", f"{report.malformed:,}"),
+            ("feed entries added / updated", f"{c.feed_added:,} / {c.feed_updated:,}"),
+        ],
+    )
     for line in report.problems[:SHOWN_PROBLEMS]:
         label = ("skipped ", "yellow") if line.line is not None else ("failed ", "bold red")
         problem(*label, line)
@@ -296,18 +307,21 @@ def _check_dates(*options: tuple[str, str | None]) -> None:
 
 
 def _print_harvest(set_spec: str, report: HarvestReport) -> None:
-    table = Table(title=f"Harvest summary (set {set_spec})", show_header=False)
-    table.add_row("from", report.from_date or "the beginning")
-    if report.resumed:
-        table.add_row("resumed", "yes, from the last stored page")
-    table.add_row("pages / records", f"{report.pages:,} / {report.records:,}")
-    table.add_row("papers inserted", f"{report.inserted:,}")
-    table.add_row("papers updated", f"{report.updated:,}")
-    table.add_row("skipped (unchanged)", f"{report.unchanged:,}")
-    table.add_row("deleted (marked withdrawn)", f"{report.deleted:,}")
-    table.add_row("skipped (malformed)", f"{len(report.problems):,}")
-    table.add_row("datestamp for next run", report.last_datestamp or "-")
-    err.print(table)
+    resumed = [("resumed", "yes, from the last stored page")] if report.resumed else []
+    _print_summary(
+        f"Harvest summary (set {set_spec})",
+        [
+            ("from", report.from_date or "the beginning"),
+            *resumed,
+            ("pages / records", f"{report.pages:,} / {report.records:,}"),
+            ("papers inserted", f"{report.inserted:,}"),
+            ("papers updated", f"{report.updated:,}"),
+            ("skipped (unchanged)", f"{report.unchanged:,}"),
+            ("deleted (marked withdrawn)", f"{report.deleted:,}"),
+            ("skipped (malformed)", f"{len(report.problems):,}"),
+            ("datestamp for next run", report.last_datestamp or "-"),
+        ],
+    )
     err.print(report.message, highlight=False)
     for what, why in report.problems[:SHOWN_PROBLEMS]:
         problem("skipped ", "yellow", f"{what}: {why}")

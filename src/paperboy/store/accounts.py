@@ -244,26 +244,20 @@ class AccountStore(SubStore):
 
     def revoke_user_tokens(self, user_id: int) -> int:
         """Revoke every live token of a user (after a password change or reset); how many."""
+        return self._revoke(api_tokens.c.user_id == user_id)
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> bool:
+        return self._revoke(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id) == 1
+
+    def _revoke(self, *where: Any) -> int:
+        """Revoke the live tokens matching ``where``; how many."""
         with self._writer() as conn, conn.begin():
             done = conn.execute(
                 update(api_tokens)
-                .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+                .where(*where, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=utc_now())
             )
         return int(done.rowcount)
-
-    def revoke_api_token(self, user_id: int, token_id: int) -> bool:
-        with self._writer() as conn, conn.begin():
-            done = conn.execute(
-                update(api_tokens)
-                .where(
-                    api_tokens.c.id == token_id,
-                    api_tokens.c.user_id == user_id,
-                    api_tokens.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=utc_now())
-            )
-        return done.rowcount == 1
 
     def api_token_auth(self, secret: str) -> tuple[User, tuple[str, ...]] | None:
         """The owner of a live (not revoked) token and the token's scopes; notes when it was

@@ -79,6 +79,12 @@ class CollectionStore(SubStore):
         return conn.execute(query.limit(1)).first() is not None
 
     @staticmethod
+    def _row(conn: Any, collection_id: int, column: Any) -> Any:
+        """``column`` and ``is_public`` of the collection; None when it is gone."""
+        query = select(column, collections.c.is_public).where(collections.c.id == collection_id)
+        return conn.execute(query).first()
+
+    @staticmethod
     def _touch(conn: Any, collection_id: int, now: datetime) -> bool | None:
         """Set the collection's ``updated_at``; returns whether it is public (None: gone)."""
         public = conn.execute(
@@ -152,11 +158,7 @@ class CollectionStore(SubStore):
             values["is_public"] = is_public
         try:
             with self._writer() as conn, conn.begin():
-                row = conn.execute(
-                    select(collections.c.user_id, collections.c.is_public).where(
-                        collections.c.id == collection_id
-                    )
-                ).first()
+                row = self._row(conn, collection_id, collections.c.user_id)
                 if row is None:
                     return False
                 if name is not None and self._name_taken(conn, row.user_id, name, collection_id):
@@ -183,11 +185,7 @@ class CollectionStore(SubStore):
     def delete(self, actor_id: int, collection_id: int) -> bool:
         """Delete a collection and its items; False when it was already gone."""
         with self._writer() as conn, conn.begin():
-            row = conn.execute(
-                select(collections.c.name, collections.c.is_public).where(
-                    collections.c.id == collection_id
-                )
-            ).first()
+            row = self._row(conn, collection_id, collections.c.name)
             if row is None:
                 return False
             conn.execute(

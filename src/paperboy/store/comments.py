@@ -44,6 +44,21 @@ def _comment_from_row(row: Any) -> Comment:
 _SELECT = select(comments, users.c.username).join(users, users.c.id == comments.c.user_id)
 
 
+def _undeleted_of(comment_id: int, user_id: int) -> tuple[Any, ...]:
+    """Conditions for ``comment_id`` when ``user_id`` wrote it and has not deleted it."""
+    return (
+        comments.c.id == comment_id,
+        comments.c.user_id == user_id,
+        comments.c.deleted_at.is_(None),
+    )
+
+
+def _changed(conn: Any, actor_id: int, action: str, comment_id: int, paper_id: str) -> None:
+    """Log ``action`` on a comment of ``paper_id`` and mark the store changed."""
+    audit(conn, actor_id, action, "comment", str(comment_id), {"paper": paper_id})
+    bump_revision(conn)
+
+
 class CommentStore(SubStore):
     # -- reads ------------------------------------------------------------------------------
 
@@ -143,8 +158,7 @@ class CommentStore(SubStore):
                 .returning(comments.c.id)
             ).scalar_one()
             bump_activity(conn, paper_id, comments=1)
-            audit(conn, user_id, "comment", "comment", str(comment_id), {"paper": paper_id})
-            bump_revision(conn)
+            _changed(conn, user_id, "comment", comment_id, paper_id)
         found = self.get(int(comment_id))
         assert found is not None
         return found
@@ -155,19 +169,13 @@ class CommentStore(SubStore):
         with self._writer() as conn, conn.begin():
             paper_id = conn.execute(
                 update(comments)
-                .where(
-                    comments.c.id == comment_id,
-                    comments.c.user_id == user_id,
-                    comments.c.deleted_at.is_(None),
-                    comments.c.hidden_at.is_(None),
-                )
+                .where(*_undeleted_of(comment_id, user_id), comments.c.hidden_at.is_(None))
                 .values(body=body, edited_at=utc_now())
                 .returning(comments.c.paper_id)
             ).scalar_one_or_none()
             if paper_id is None:
                 return False
-            audit(conn, user_id, "edit_comment", "comment", str(comment_id), {"paper": paper_id})
-            bump_revision(conn)
+            _changed(conn, user_id, "edit_comment", comment_id, paper_id)
         return True
 
     def delete(self, comment_id: int, user_id: int) -> bool:
@@ -176,11 +184,7 @@ class CommentStore(SubStore):
         with self._writer() as conn, conn.begin():
             row = conn.execute(
                 update(comments)
-                .where(
-                    comments.c.id == comment_id,
-                    comments.c.user_id == user_id,
-                    comments.c.deleted_at.is_(None),
-                )
+                .where(*_undeleted_of(comment_id, user_id))
                 .values(deleted_at=utc_now())
                 .returning(comments.c.paper_id, comments.c.hidden_at)
             ).first()
@@ -188,10 +192,7 @@ class CommentStore(SubStore):
                 return False
             if row.hidden_at is None:  # it was visible: one fewer
                 bump_activity(conn, row.paper_id, comments=-1)
-            audit(
-                conn, user_id, "delete_comment", "comment", str(comment_id), {"paper": row.paper_id}
-            )
-            bump_revision(conn)
+            _changed(conn, user_id, "delete_comment", comment_id, row.paper_id)
         return True
 
     def set_hidden(self, comment_id: int, actor_id: int, hidden: bool) -> bool:
@@ -214,8 +215,7 @@ class CommentStore(SubStore):
             if row.deleted_at is None:  # a live comment changes visibility
                 bump_activity(conn, row.paper_id, comments=-1 if hidden else 1)
             action = "hide_comment" if hidden else "show_comment"
-            audit(conn, actor_id, action, "comment", str(comment_id), {"paper": row.paper_id})
-            bump_revision(conn)
+            _changed(conn, actor_id, action, comment_id, row.paper_id)
         return True
 
     # -- moderation of users ----------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +23,17 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def _id() -> Column[int]:
+    """An ``id`` primary key the database numbers."""
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+def _ref(name: str, type_: Any, target: str, **options: Any) -> Column[Any]:
+    """A column referring to ``target`` (``table.column``); its rows go when the target's do."""
+    return Column(name, type_, ForeignKey(target, ondelete="CASCADE"), **options)
+
 
 papers = Table(
     "papers",
@@ -54,8 +67,8 @@ papers = Table(
 feed_entries = Table(
     "feed_entries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _ref("paper_id", String(64), "papers.id", nullable=False),
     Column("feed_date", Date, nullable=False),
     Column("source", String(16), nullable=False),  # "daily" or "arxiv"
     Column("submitted_by", String(255), nullable=True),
@@ -70,7 +83,7 @@ feed_entries = Table(
 ingest_log = Table(
     "ingest_log",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("source", String(64), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("started_at", DateTime, nullable=False),
@@ -114,7 +127,7 @@ harvest_state = Table(
 embeddings = Table(
     "embeddings",
     metadata,
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    _ref("paper_id", String(64), "papers.id", primary_key=True),
     Column("model", String(64), primary_key=True),
     Column("paper_seq", BigInteger, nullable=False),  # the paper's change_seq when embedded
     Column("text_hash", String(64), nullable=False),  # digest of the embedded text
@@ -129,7 +142,7 @@ embeddings = Table(
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("email", String(320), nullable=False, unique=True),  # lower-cased
     Column("username", String(32), nullable=False),  # as typed; shown as the submitter
     Column("username_key", String(32), nullable=False, unique=True),  # lower-cased
@@ -147,7 +160,7 @@ sessions = Table(
     "sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _ref("user_id", Integer, "users.id", nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
     Column("last_seen_at", DateTime, nullable=False),
@@ -158,8 +171,8 @@ sessions = Table(
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _ref("user_id", Integer, "users.id", nullable=False),
     Column("name", String(100), nullable=False),
     Column(
         "token_hash", String(64), nullable=False, unique=True
@@ -176,8 +189,8 @@ api_tokens = Table(
 votes = Table(
     "votes",
     metadata,
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    _ref("user_id", Integer, "users.id", primary_key=True),
+    _ref("paper_id", String(64), "papers.id", primary_key=True),
     Column("created_at", DateTime, nullable=False),
     Index("ix_votes_paper", "paper_id"),
 )
@@ -186,7 +199,7 @@ votes = Table(
 paper_activity = Table(
     "paper_activity",
     metadata,
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    _ref("paper_id", String(64), "papers.id", primary_key=True),
     Column("votes", Integer, nullable=False, default=0),  # upvotes cast here (rows in votes)
     Column("comments", Integer, nullable=False, default=0),  # visible comments written here
     Column("hidden_at", DateTime, nullable=True),  # hidden by a moderator
@@ -199,9 +212,9 @@ same transaction as the vote or comment that changes them, and moderation."""
 comments = Table(
     "comments",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _ref("paper_id", String(64), "papers.id", nullable=False),
+    _ref("user_id", Integer, "users.id", nullable=False),
     Column("body", Text, nullable=False),  # Markdown source, rendered safely on display
     Column("created_at", DateTime, nullable=False),
     Column("edited_at", DateTime, nullable=True),
@@ -215,8 +228,8 @@ comments = Table(
 collections = Table(
     "collections",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _ref("user_id", Integer, "users.id", nullable=False),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("is_public", Boolean, nullable=False, default=False),
@@ -228,13 +241,8 @@ collections = Table(
 collection_items = Table(
     "collection_items",
     metadata,
-    Column(
-        "collection_id",
-        Integer,
-        ForeignKey("collections.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    _ref("collection_id", Integer, "collections.id", primary_key=True),
+    _ref("paper_id", String(64), "papers.id", primary_key=True),
     Column("note", Text, nullable=False, default=""),
     Column("added_at", DateTime, nullable=False),
     Index("ix_collection_items_paper", "paper_id"),
@@ -243,7 +251,7 @@ collection_items = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("at", DateTime, nullable=False),
     Column("actor_id", Integer, nullable=True),  # the user; None for the system or anonymous
     Column("action", String(64), nullable=False),  # vote, unvote, submit, comment, hide_paper...
@@ -280,7 +288,7 @@ every process and kept across restarts so sessions and mailed links stay valid."
 subscriptions = Table(
     "subscriptions",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id(),
     Column("email", String(320), nullable=False, unique=True),  # lower-cased
     Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     # pending (waiting for the confirmation link), active, unsubscribed, paused (bounces)
@@ -304,13 +312,8 @@ subscriptions = Table(
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "subscription_id",
-        Integer,
-        ForeignKey("subscriptions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _id(),
+    _ref("subscription_id", Integer, "subscriptions.id", nullable=False),
     Column("query", Text, nullable=False),  # in the search syntax
     Column("mode", String(16), nullable=False, default="hybrid"),
     Column("created_at", DateTime, nullable=False),
@@ -321,13 +324,8 @@ alerts = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "subscription_id",
-        Integer,
-        ForeignKey("subscriptions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _id(),
+    _ref("subscription_id", Integer, "subscriptions.id", nullable=False),
     Column("period", String(32), nullable=False),  # e.g. "daily:2026-11-27", "weekly:2026-W48"
     Column("message_id", String(255), nullable=False, unique=True),  # stable across resends
     Column("to_addr", String(320), nullable=False),
@@ -354,13 +352,8 @@ is impossible (unique per subscription and period); a message keeps its Message-
 sent_papers = Table(
     "sent_papers",
     metadata,
-    Column(
-        "subscription_id",
-        Integer,
-        ForeignKey("subscriptions.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
-    Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+    _ref("subscription_id", Integer, "subscriptions.id", primary_key=True),
+    _ref("paper_id", String(64), "papers.id", primary_key=True),
+    _ref("outbox_id", Integer, "outbox.id", nullable=False),
 )
 """Which papers went into which subscriber's digests: a paper is never put in twice."""

@@ -172,9 +172,7 @@ class SubscriptionStore(SubStore):
             return [subscription_from_row(r) for r in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        query = select(subscriptions.c.status, func.count()).group_by(subscriptions.c.status)
-        with self.engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query)}
+        return self._count_by(subscriptions.c.status)
 
     def list(self, *, offset: int = 0, limit: int = 50) -> list[Subscription]:
         query = select(subscriptions).order_by(subscriptions.c.id).offset(offset).limit(limit)
@@ -303,6 +301,10 @@ class SubscriptionStore(SubStore):
             return [message_from_row(r) for r in conn.execute(query)]
 
     def outbox_counts(self) -> dict[str, int]:
-        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        return self._count_by(outbox.c.status)
+
+    def _count_by(self, column: Any) -> dict[str, int]:
+        """Rows of ``column``'s table by its value."""
+        query = select(column, func.count()).group_by(column)
         with self.engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query)}
+            return {value: int(n) for value, n in conn.execute(query)}

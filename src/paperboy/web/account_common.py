@@ -4,9 +4,8 @@ count by (rendering and redirects are ``paperboy.web.responses``'s)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import Form, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from paperboy.community.account_flows import AccountFlows, new_password_errors
@@ -14,6 +13,7 @@ from paperboy.community.accounts import AccountError, Accounts
 from paperboy.community.models import User
 from paperboy.errors import NotAllowed
 from paperboy.web.auth import is_secure, require_user, start_session
+from paperboy.web.params import FormText
 from paperboy.web.responses import error_response, redirect, render, settings_of, store_of
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
     "client_ip",
     "flows_of",
     "link_error",
-    "log_in",
+    "logged_in",
     "new_password_errors",
     "redirect",
     "render",
@@ -30,9 +30,6 @@ __all__ = [
     "settings_of",
     "store_of",
 ]
-
-FormText = Annotated[str, Form()]
-"""A form field; every field defaults to "" so a missing one gets the form's own message."""
 
 
 def client_ip(request: Request) -> str:
@@ -63,7 +60,10 @@ def session_user(request: Request) -> User:
     return user
 
 
-def log_in(response: Response, request: Request, user: User) -> None:
+def logged_in(request: Request, user: User, url: str) -> Response:
+    """The 303 to ``url`` that starts ``user``'s session (after sign-up, login, a sign-in or
+    password-reset link, a password change)."""
+    response = redirect(url)
     settings = settings_of(request)
     start_session(
         response,
@@ -72,6 +72,7 @@ def log_in(response: Response, request: Request, user: User) -> None:
         timedelta(days=settings.session_days),
         is_secure(settings, request.scope),
     )
+    return response
 
 
 def link_error(request: Request, exc: AccountError, title: str) -> Response:

@@ -24,7 +24,7 @@ from paperboy.web.account_common import (
     FormText,
     client_ip,
     flows_of,
-    log_in,
+    logged_in,
     redirect,
     render,
     session_user,
@@ -132,9 +132,7 @@ def change_password(
         flows_of(request).change_password(user, current, password, password2, client_ip(request))
     except FormRefused as exc:
         return _settings_page(request, user, errors=exc.errors, status_code=400)
-    response = redirect("/settings?notice=password-changed")
-    log_in(response, request, user)
-    return response
+    return logged_in(request, user, "/settings?notice=password-changed")
 
 
 # -- API ------------------------------------------------------------------------------------------

@@ -16,12 +16,15 @@ whoever asks and from however many network addresses (``settings.rate_mail``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperboy.community import limits
 from paperboy.community.account_flows import FormRefused, SignupClosed
 from paperboy.community.accounts import AccountError, PasswordLoginPaused
+from paperboy.community.models import User
 from paperboy.web import account_settings
 from paperboy.web.account_common import (
     FormText,
@@ -29,7 +32,7 @@ from paperboy.web.account_common import (
     client_ip,
     flows_of,
     link_error,
-    log_in,
+    logged_in,
     redirect,
     render,
     settings_of,
@@ -84,9 +87,7 @@ def signup(
         return _signup_page(request, form=typed, status_code=403)
     except FormRefused as exc:
         return _signup_page(request, form=typed, errors=exc.errors, status_code=400)
-    response = redirect(f"/verify/pending?mail={outcome}")
-    log_in(response, request, user)
-    return response
+    return logged_in(request, user, f"/verify/pending?mail={outcome}")
 
 
 @router.get("/verify/pending", include_in_schema=False)
@@ -109,13 +110,26 @@ def verify_resend(request: Request) -> Response:
     return redirect(f"/verify/pending?mail={outcome}")
 
 
+def _by_link(
+    request: Request, title: str, use: Callable[[], User], then: Callable[[User], Response]
+) -> Response:
+    """``then`` with the user a mailed link's token names (``use`` checks it), or the page that
+    says, under ``title``, why the link does not work."""
+    try:
+        user = use()
+    except AccountError as exc:
+        return link_error(request, exc, title)
+    return then(user)
+
+
 @router.get("/verify", include_in_schema=False)
 def verify(request: Request, token: str = "") -> Response:
-    try:
-        user = flows_of(request).verify_email(token)
-    except AccountError as exc:
-        return link_error(request, exc, "This confirmation link does not work")
-    return render(request, "account/verified.html", {"email": user.email})
+    return _by_link(
+        request,
+        "This confirmation link does not work",
+        lambda: flows_of(request).verify_email(token),
+        lambda user: render(request, "account/verified.html", {"email": user.email}),
+    )
 
 
 # -- login and logout -------------------------------------------------------------------------
@@ -175,9 +189,7 @@ def login(
         return _login_page(request, login=login, next_url=next, error=str(exc), paused=True)
     except AccountError as exc:
         return _login_page(request, login=login, next_url=next, error=str(exc))
-    response = redirect(safe_next(next))
-    log_in(response, request, user)
-    return response
+    return logged_in(request, user, safe_next(next))
 
 
 @router.post("/logout", include_in_schema=False)
@@ -188,6 +200,9 @@ def logout(request: Request) -> Response:
 
 
 # -- mailed links: sign-in and forgotten passwords ---------------------------------------------
+
+
+_SIGN_IN_TITLE = "This sign-in link does not work"
 
 
 def _address_form(
@@ -222,11 +237,14 @@ def sign_in_link(request: Request, token: str = "", email: str = "") -> Response
     button that uses it, so a mail scanner that opens links does not spend it."""
     if not token:
         return _address_form(request, "account/link_request.html", email)
-    try:
-        user = accounts_of(request).user_for_sign_in(token)
-    except AccountError as exc:
-        return link_error(request, exc, "This sign-in link does not work")
-    return render(request, "account/link_use.html", {"token": token, "name": user.username})
+    return _by_link(
+        request,
+        _SIGN_IN_TITLE,
+        lambda: accounts_of(request).user_for_sign_in(token),
+        lambda user: render(
+            request, "account/link_use.html", {"token": token, "name": user.username}
+        ),
+    )
 
 
 @router.post("/login/link", include_in_schema=False)
@@ -238,13 +256,12 @@ def ask_sign_in_link(
 
 @router.post("/login/link/use", include_in_schema=False)
 def use_sign_in_link(request: Request, token: FormText = "") -> Response:
-    try:
-        user = flows_of(request).sign_in_with_link(token)
-    except AccountError as exc:
-        return link_error(request, exc, "This sign-in link does not work")
-    response = redirect("/settings?notice=signed-in-by-link")
-    log_in(response, request, user)
-    return response
+    return _by_link(
+        request,
+        _SIGN_IN_TITLE,
+        lambda: flows_of(request).sign_in_with_link(token),
+        lambda user: logged_in(request, user, "/settings?notice=signed-in-by-link"),
+    )
 
 
 @router.get("/password/forgot", include_in_schema=False)
@@ -273,11 +290,12 @@ _RESET_TITLE = "This password-reset link does not work"
 
 @router.get("/password/reset", include_in_schema=False)
 def reset_form(request: Request, token: str = "") -> Response:
-    try:
-        flows_of(request).user_for_reset(token)
-    except AccountError as exc:
-        return link_error(request, exc, _RESET_TITLE)
-    return _reset_page(request, token)
+    return _by_link(
+        request,
+        _RESET_TITLE,
+        lambda: flows_of(request).user_for_reset(token),
+        lambda _user: _reset_page(request, token),
+    )
 
 
 @router.post("/password/reset", include_in_schema=False)
@@ -294,9 +312,7 @@ def reset(
         return _reset_page(request, token, exc.errors, status_code=400)
     except AccountError as exc:
         return link_error(request, exc, _RESET_TITLE)
-    response = redirect("/settings?notice=password-reset")
-    log_in(response, request, user)
-    return response
+    return logged_in(request, user, "/settings?notice=password-reset")
 
 
 router.include_router(account_settings.router)

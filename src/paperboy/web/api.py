@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
 
 from paperboy import hfapi
@@ -59,6 +61,19 @@ TrendingWindow = Literal["day", "week", "month"]
 _BAD_REQUEST: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "A parameter is malformed; `parameter` names it."}
 }
+
+
+def _paper_list(
+    path: str, summary: str, description: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route of a GET that answers a JSON list of papers (400 for a bad parameter)."""
+    return router.get(
+        path,
+        summary=summary,
+        response_description=description,
+        responses=_BAD_REQUEST,
+        response_model=list[dict[str, Any]],
+    )
 
 
 def _feed_items(
@@ -111,12 +126,10 @@ def _trending_items(
     return mine[page * limit : (page + 1) * limit]
 
 
-@router.get(
+@_paper_list(
     "/daily_papers",
-    summary="Daily papers",
-    response_description="Feed items shaped like Hugging Face's /api/daily_papers items.",
-    responses=_BAD_REQUEST,
-    response_model=list[dict[str, Any]],
+    "Daily papers",
+    "Feed items shaped like Hugging Face's /api/daily_papers items.",
 )
 def daily_papers(
     request: Request,
@@ -179,13 +192,11 @@ def why_json(why: Why) -> dict[str, Any]:
     }
 
 
-@router.get(
+@_paper_list(
     "/papers/search",
-    summary="Search papers",
-    response_description="Matching papers, best first, shaped like Hugging Face's "
+    "Search papers",
+    "Matching papers, best first, shaped like Hugging Face's "
     "/api/papers/search items, each with a `why` object (Paperboy extension).",
-    responses=_BAD_REQUEST,
-    response_model=list[dict[str, Any]],
 )
 def search_papers(
     request: Request,
@@ -225,15 +236,13 @@ def search_papers(
     return JSONResponse(body, headers=headers)
 
 
-@router.get(
+@_paper_list(
     "/papers/trending",
-    summary="Trending papers",
-    response_description="Papers ranked by trending score, best first, shaped like Hugging "
+    "Trending papers",
+    "Papers ranked by trending score, best first, shaped like Hugging "
     "Face's /api/daily_papers items, each with a `trending` object (Paperboy extension): "
     "score, points, importedUpvotes, localVotes, ageHours, gravity, enteredAt, asOf, formula "
     "and rank.",
-    responses=_BAD_REQUEST,
-    response_model=list[dict[str, Any]],
 )
 def trending_papers(
     request: Request,
@@ -285,32 +294,30 @@ def _vote_json(request: Request, arxiv_id: str, on: bool) -> JSONResponse:
     return JSONResponse(state.model_dump())
 
 
-@router.post(
-    "/papers/{arxiv_id:path}/upvote",
-    summary="Upvote a paper",
-    response_model=VoteState,
-    responses=_VOTE_RESPONSES,
-)
-def upvote(
-    request: Request,
-    arxiv_id: Annotated[ArxivRef, Path(description="arXiv id.", examples=["2405.15738"])],
-) -> JSONResponse:
+VotedPaper = Annotated[ArxivRef, Path(description="arXiv id.", examples=["2405.15738"])]
+
+
+def _vote_route(method: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route of casting (POST) or taking back (DELETE) an upvote."""
+    return router.api_route(
+        "/papers/{arxiv_id:path}/upvote",
+        methods=[method],
+        summary=summary,
+        response_model=VoteState,
+        responses=_VOTE_RESPONSES,
+    )
+
+
+@_vote_route("POST", "Upvote a paper")
+def upvote(request: Request, arxiv_id: VotedPaper) -> JSONResponse:
     """Upvote as the token's (``Authorization: Bearer pb_...``) or the session's user (then
     with an ``X-CSRF-Token`` header). Upvoting twice counts once. ``upvotes`` is the total
     shown everywhere: imported upvotes plus votes cast here."""
     return _vote_json(request, arxiv_id, True)
 
 
-@router.delete(
-    "/papers/{arxiv_id:path}/upvote",
-    summary="Take an upvote back",
-    response_model=VoteState,
-    responses=_VOTE_RESPONSES,
-)
-def remove_upvote(
-    request: Request,
-    arxiv_id: Annotated[ArxivRef, Path(description="arXiv id.", examples=["2405.15738"])],
-) -> JSONResponse:
+@_vote_route("DELETE", "Take an upvote back")
+def remove_upvote(request: Request, arxiv_id: VotedPaper) -> JSONResponse:
     """Remove the user's upvote (nothing changes if there was none)."""
     return _vote_json(request, arxiv_id, False)
 

@@ -209,7 +209,7 @@ class AuthMiddleware:
             if not given or expected is None or not hmac.compare_digest(given, expected):
                 await self._refuse(scope, receive, send, 403, _BAD_CSRF)
                 return None
-        return _replay(body)
+        return replay(body, _disconnected)
 
     async def _refuse(
         self,
@@ -248,7 +248,8 @@ async def _read_body(receive: Receive) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay(body: bytes, then: Receive) -> Receive:
+    """A ``receive`` that gives the body once, as one message; then asks ``then``."""
     sent = False
 
     async def receive() -> Message:
@@ -256,9 +257,13 @@ def _replay(body: bytes) -> Receive:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive
+
+
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _form_token(scope: Scope, body: bytes) -> str | None:

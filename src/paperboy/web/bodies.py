@@ -29,7 +29,7 @@ import numpy as np
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperboy.web.auth import MAX_FORM_BYTES
+from paperboy.web.auth import MAX_FORM_BYTES, replay
 
 MAX_BODY_BYTES = MAX_FORM_BYTES
 """The largest body of any request but a push (the CSRF check reads forms up to this too)."""
@@ -71,20 +71,6 @@ def _has_body(scope: Scope) -> bool:
     return _header(scope, b"content-length") not in (None, "0") or (
         _header(scope, b"transfer-encoding") is not None
     )
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body once, as one message; then whatever the server says next (a disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _nul_in_query(query: bytes) -> str | None:
@@ -176,7 +162,7 @@ class RequestLimits:
         if nul is not None:
             await _refuse(scope, send, 400, _NUL_MESSAGE, nul)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)  # then: what the server says next
 
 
 _NUL_MESSAGE = "The request holds a NUL character (U+0000), which no text here may contain."

@@ -27,13 +27,11 @@ from paperboy.store.collections import Collection
 from paperboy.web.auth import current_user, require_user, safe_next
 from paperboy.web.errors import status_of
 from paperboy.web.pages import NavLink
-from paperboy.web.params import MAX_ID, ArxivRef, Id, Name, Page, PerPage
+from paperboy.web.params import MAX_ID, Name, Page, PaperPath, PerPage
+from paperboy.web.params import IdPath as CollectionId
 from paperboy.web.responses import redirect, render
 
 router = APIRouter(include_in_schema=False)
-
-CollectionId = Annotated[Id, Path()]
-PaperPath = Annotated[ArxivRef, Path()]
 
 PER_PAGE = 20
 API_PER_PAGE = 100
@@ -185,8 +183,7 @@ def edit_collection(
     description: str = Form(""),
     public: str | None = Form(None),
 ) -> Response:
-    user = require_user(request)
-    service(request).edit(user, collection_id, name, description, bool(public))
+    service(request).edit(require_user(request), collection_id, name, description, bool(public))
     return redirect(collection_url(collection_id))
 
 
@@ -208,7 +205,12 @@ def add_item(
     """Put a paper in the collection; a paper already there gets the new note."""
     user = require_user(request)
     service(request).add(user, collection_id, paper_id, note)
-    return redirect(safe_next(next, collection_url(collection_id)))
+    return _back(next, collection_id)
+
+
+def _back(next_url: str, collection_id: int) -> Response:
+    """After an item form: back to the page it came from, or to the collection."""
+    return redirect(safe_next(next_url, collection_url(collection_id)))
 
 
 @router.post("/collections/{collection_id:int}/items/{arxiv_id:path}/note")
@@ -219,9 +221,8 @@ def edit_note(
     note: str = Form(""),
     next: str = Form(""),  # noqa: A002
 ) -> Response:
-    user = require_user(request)
-    service(request).set_note(user, collection_id, arxiv_id, note)
-    return redirect(safe_next(next, collection_url(collection_id)))
+    service(request).set_note(require_user(request), collection_id, arxiv_id, note)
+    return _back(next, collection_id)
 
 
 @router.post("/collections/{collection_id:int}/items/{arxiv_id:path}/remove")
@@ -231,9 +232,8 @@ def remove_item(
     arxiv_id: PaperPath,
     next: str = Form(""),  # noqa: A002
 ) -> Response:
-    user = require_user(request)
-    service(request).remove(user, collection_id, arxiv_id)
-    return redirect(safe_next(next, collection_url(collection_id)))
+    service(request).remove(require_user(request), collection_id, arxiv_id)
+    return _back(next, collection_id)
 
 
 # -- JSON -------------------------------------------------------------------------------------

@@ -32,13 +32,11 @@ from paperboy.hfapi import hf_datetime
 from paperboy.models import Paper
 from paperboy.store.comments import Comment
 from paperboy.web.auth import current_user
-from paperboy.web.params import ApiError, ArxivRef, Id
+from paperboy.web.params import ApiError, PaperPath
+from paperboy.web.params import IdPath as CommentId
 from paperboy.web.responses import redirect, render
 
 router = APIRouter()
-
-CommentId = Annotated[Id, Path()]
-PaperPath = Annotated[ArxivRef, Path()]
 
 
 def comment_service(request: Request) -> rules.CommentService:

@@ -36,16 +36,17 @@ from paperboy.web.params import (
     DateFilterText,
     FeedSearchText,
     FilterText,
-    Id,
     PeriodText,
     Word,
+)
+from paperboy.web.params import (
+    IdPath as CollectionId,
 )
 from paperboy.web.responses import redirect
 from paperboy.web.search_form import SearchFilters, search_text
 
 router = APIRouter(include_in_schema=False)
 
-CollectionId = Annotated[Id, Path()]
 Format = Annotated[Word, Path()]
 
 FORMATS = {"rss": (rss, RSS_TYPE), "atom": (atom, ATOM_TYPE)}

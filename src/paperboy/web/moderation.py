@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperboy.community.models import AuditEntry
@@ -21,13 +21,11 @@ from paperboy.community.moderation import Moderation
 from paperboy.store.comments import CommentStore
 from paperboy.store.sql import SQLStore
 from paperboy.web.auth import require_admin, safe_next
-from paperboy.web.params import ArxivRef, Id, Page, Word
+from paperboy.web.params import IdPath as UserId
+from paperboy.web.params import Page, PaperPath, Word
 from paperboy.web.responses import redirect, render, store_of
 
 router = APIRouter(include_in_schema=False)
-
-UserId = Annotated[Id, Path()]
-PaperPath = Annotated[ArxivRef, Path()]
 
 PAGE_SIZE = 50
 ACTIONS: tuple[str, ...] = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 from annotated_types import Ge, Le, MaxLen
+from fastapi import Form, Path
 from pydantic import BaseModel, Field
 
 from paperboy.search.limits import MAX_PER_PAGE
@@ -79,6 +80,15 @@ Token = Annotated[str, MaxLen(1_000)]
 
 Note = Annotated[str, MaxLen(2_000)]
 """A short free text in a URL (a notice, a next-page path)."""
+
+IdPath = Annotated[Id, Path()]
+"""A row id as a path segment (``/collections/{collection_id}``, ``/comments/{comment_id}``)."""
+
+PaperPath = Annotated[ArxivRef, Path()]
+"""A paper's arXiv id or reference as a path segment."""
+
+FormText = Annotated[str, Form()]
+"""A text form field; routes default each to "" so a missing one gets the form's own message."""
 
 
 # -- JSON bodies that routes read themselves (documented in the OpenAPI schema) ---------------

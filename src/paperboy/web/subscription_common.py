@@ -4,10 +4,10 @@ caching, redirects, link errors, and the subscribe form."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import Form, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperboy.community.accounts import AccountError
@@ -22,8 +22,6 @@ from paperboy.digest.subscribe import (
 from paperboy.search.service import MODES
 from paperboy.web.auth import current_user
 from paperboy.web.responses import error_response, redirect, render
-
-FormText = Annotated[str, Form()]
 
 
 def service_of(request: Request) -> SubscriptionService:

@@ -23,10 +23,9 @@ from paperboy.digest.subscribe import Choices, InvalidChoices, check_alert
 from paperboy.errors import NotFound
 from paperboy.web.account_common import client_ip
 from paperboy.web.auth import current_user, require_user
-from paperboy.web.params import Id
+from paperboy.web.params import FormText, Id
 from paperboy.web.subscription_common import (
     ChoiceFields,
-    FormText,
     base_context,
     choice_form,
     link_error,
@@ -272,8 +271,8 @@ def manage_save(
     min_upvotes: FormText = "0",
     trending: FormText = "",
 ) -> Response:
-    fields = ChoiceFields(frequency, categories, min_upvotes, trending)
     done = f"/subscription?token={quote_token(token)}&notice="
+    fields = ChoiceFields(frequency, categories, min_upvotes, trending)
     return _by_token(request, token, lambda sub: _save(request, sub, token, fields, done))
 
 

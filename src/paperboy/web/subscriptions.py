@@ -47,21 +47,11 @@ from paperboy.digest.subscribe import (
     check_alert,
 )
 from paperboy.errors import Invalid, NotAllowed, NotFound
+from paperboy.web import subscription_common as common
 from paperboy.web.account_common import client_ip
 from paperboy.web.auth import current_user, require_user
-from paperboy.web.params import ApiError, Id
+from paperboy.web.params import ApiError, FormText, Id
 from paperboy.web.search_form import search_text
-from paperboy.web.subscription_common import (
-    ChoiceFields,
-    FormText,
-    choice_form,
-    link_error,
-    quote_token,
-    render_page,
-    see_other,
-    service_of,
-    subscribe_page,
-)
 from paperboy.web.subscription_manage import router as manage_router
 
 router = APIRouter()
@@ -74,7 +64,7 @@ router.include_router(manage_router)
 def _subscription_of(request: Request) -> Subscription | None:
     """The signed-in visitor's subscription (for templates: the settings page)."""
     user = current_user(request)
-    return service_of(request).subscription_of(user) if user is not None else None
+    return common.service_of(request).subscription_of(user) if user is not None else None
 
 
 def _alert_text(q: str, filters: dict[str, str]) -> str:
@@ -98,7 +88,7 @@ def subscribe_form(
 ) -> Response:
     user = current_user(request)
     form: dict[str, Any] = {
-        **choice_form(Choices()),
+        **common.choice_form(Choices()),
         "email": email.strip()[:320] or (user.email if user is not None else ""),
         "alert": "",
         "alert_mode": "hybrid",
@@ -107,7 +97,7 @@ def subscribe_form(
         form["alert"], form["alert_mode"] = check_alert(alert, mode) if alert.strip() else ("", "")
     except ValueError:
         form["alert"] = ""  # a broken ?alert= is simply not offered
-    return subscribe_page(request, form=form)
+    return common.subscribe_page(request, form=form)
 
 
 @router.post("/subscribe", include_in_schema=False)
@@ -121,7 +111,7 @@ def subscribe(
     alert: FormText = "",
     alert_mode: FormText = "hybrid",
 ) -> Response:
-    fields = ChoiceFields(frequency, categories, min_upvotes, trending)
+    fields = common.ChoiceFields(frequency, categories, min_upvotes, trending)
     form = {"email": email, **fields.form(), "alert": alert, "alert_mode": alert_mode}
     errors: dict[str, str] = {}
     if not email.strip():
@@ -137,39 +127,32 @@ def subscribe(
         except ValueError as exc:
             errors["alert"] = str(exc)
     if errors:
-        return subscribe_page(request, form=form, errors=errors, status_code=400)
+        return common.subscribe_page(request, form=form, errors=errors, status_code=400)
     user = current_user(request)
     try:
-        outcome = service_of(request).subscribe(
+        outcome = common.service_of(request).subscribe(
             email, choices, user, client_ip=client_ip(request), alert=saved_alert
         )
     except AccountError as exc:
-        return subscribe_page(
+        return common.subscribe_page(
             request, form=form, errors={exc.field or "email": str(exc)}, status_code=400
         )
     except ValueError as exc:  # one alert too many
-        return subscribe_page(request, form=form, errors={"alert": str(exc)}, status_code=400)
+        return common.subscribe_page(
+            request, form=form, errors={"alert": str(exc)}, status_code=400
+        )
     return _done_page(request, outcome)
 
 
 def _done_page(request: Request, outcome: Outcome) -> HTMLResponse:
     subscription = outcome.subscription
     if outcome.action == "subscribed":
-        return render_page(
-            request,
-            "subscribe_done.html",
-            {
-                "state": "subscribed",
-                "subscription": subscription,
-                "choices": Choices.of(subscription).describe(),
-                "alerts": service_of(request).store.subscriptions.alerts_of(subscription.id),
-                "notes": outcome.notes,
-                "manage_url": "/settings/digest",
-            },
+        return _subscribed_page(
+            request, subscription, "subscribed", notes=outcome.notes, manage_url="/settings/digest"
         )
     # Confirmation or manage mail: the same page, so it tells nobody whether the address was
     # subscribed already.
-    return render_page(
+    return common.render_page(
         request,
         "subscribe_done.html",
         {"state": "sent", "email": subscription.email, "mailed": outcome.mailed},
@@ -178,23 +161,30 @@ def _done_page(request: Request, outcome: Outcome) -> HTMLResponse:
 
 @router.get("/subscribe/confirm", include_in_schema=False)
 def confirm(request: Request, token: str = "") -> Response:
-    service = service_of(request)
+    service = common.service_of(request)
     try:
         subscription, changed = service.confirm(token)
     except AccountError as exc:
-        return link_error(request, exc, "This confirmation link does not work")
-    return render_page(
+        return common.link_error(request, exc, "This confirmation link does not work")
+    manage_url = "/subscription?token=" + common.quote_token(service.manage_token(subscription.id))
+    return _subscribed_page(
+        request, subscription, "confirmed", notes=(), manage_url=manage_url, changed=changed
+    )
+
+
+def _subscribed_page(
+    request: Request, subscription: Subscription, state: str, **context: Any
+) -> HTMLResponse:
+    """The page after subscribing or confirming: the choices and alerts now in force."""
+    return common.render_page(
         request,
         "subscribe_done.html",
         {
-            "state": "confirmed",
-            "changed": changed,
+            "state": state,
             "subscription": subscription,
             "choices": Choices.of(subscription).describe(),
-            "alerts": service.store.subscriptions.alerts_of(subscription.id),
-            "notes": (),
-            "manage_url": "/subscription?token="
-            + quote_token(service.manage_token(subscription.id)),
+            "alerts": common.service_of(request).store.subscriptions.alerts_of(subscription.id),
+            **context,
         },
     )
 
@@ -209,20 +199,17 @@ _UNSUBSCRIBE_TITLE = "This unsubscribe link does not work"
 def unsubscribe_page(request: Request, token: str = "") -> Response:
     """Shows the address and a button; opening the link alone changes nothing (mail scanners
     open links)."""
-    service = service_of(request)
+    service = common.service_of(request)
     try:
         subscription = service.from_token(links.UNSUBSCRIBE, token, None)
     except AccountError as exc:
-        return link_error(request, exc, _UNSUBSCRIBE_TITLE)
-    return render_page(
+        return common.link_error(request, exc, _UNSUBSCRIBE_TITLE)
+    return _unsubscribe_page(
         request,
-        "unsubscribe.html",
-        {
-            "subscription": subscription,
-            "done": False,
-            "action": "/unsubscribe?token=" + quote_token(token),
-            "manage_url": "/subscription/link?token=" + quote_token(token),
-        },
+        subscription,
+        done=False,
+        action="/unsubscribe?token=" + common.quote_token(token),
+        manage_url="/subscription/link?token=" + common.quote_token(token),
     )
 
 
@@ -234,19 +221,17 @@ def unsubscribe(request: Request, token: str = "") -> Response:
     forged, damaged or foreign one: 400."""
     if not token:
         raise NotAllowed("This unsubscribe link has no token: use the link from your mail.")
-    service = service_of(request)
+    service = common.service_of(request)
     try:
         subscription, changed = service.unsubscribe(token)
     except AccountError as exc:
-        return link_error(request, exc, _UNSUBSCRIBE_TITLE)
-    return render_page(
-        request,
-        "unsubscribe.html",
-        {
-            "subscription": subscription,
-            "done": True,
-            "changed": changed,
-        },
+        return common.link_error(request, exc, _UNSUBSCRIBE_TITLE)
+    return _unsubscribe_page(request, subscription, done=True, changed=changed)
+
+
+def _unsubscribe_page(request: Request, subscription: Subscription, **context: Any) -> HTMLResponse:
+    return common.render_page(
+        request, "unsubscribe.html", {"subscription": subscription, **context}
     )
 
 
@@ -276,14 +261,14 @@ def save_alert(
         params = {"alert": query, "mode": chosen}
         if user is not None:
             params["email"] = user.email
-        return see_other("/subscribe?" + urlencode(params))
+        return common.see_other("/subscribe?" + urlencode(params))
     try:
-        outcome = service_of(request).alert_for_user(user, query, chosen)
+        outcome = common.service_of(request).alert_for_user(user, query, chosen)
     except ValueError as exc:
         raise Invalid(str(exc), "q") from exc
     if outcome.notes:
         return _done_page(request, outcome)
-    return see_other("/settings/digest?notice=alert-added")
+    return common.see_other("/settings/digest?notice=alert-added")
 
 
 # -- JSON API --------------------------------------------------------------------------------------
@@ -321,6 +306,11 @@ def _api_user(request: Request) -> User:
     return user
 
 
+def _api_subscription(request: Request) -> Subscription | None:
+    """The subscription of the API's (confirmed) user; None when there is none."""
+    return common.service_of(request).subscription_of(_api_user(request))
+
+
 _API_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "The query is empty or too long."},
     401: {"model": ApiError, "description": "No valid session or API token."},
@@ -342,7 +332,7 @@ def api_add_alert(request: Request, body: AlertIn) -> AlertOut:
     one alert."""
     user = _api_user(request)
     try:
-        outcome = service_of(request).alert_for_user(user, body.query, body.mode)
+        outcome = common.service_of(request).alert_for_user(user, body.query, body.mode)
     except ValueError as exc:
         raise Invalid(str(exc), "query") from exc
     assert outcome.alert is not None
@@ -357,12 +347,10 @@ def api_add_alert(request: Request, body: AlertIn) -> AlertOut:
     responses={k: v for k, v in _API_ERRORS.items() if k != 400},
 )
 def api_alerts(request: Request) -> list[AlertOut]:
-    user = _api_user(request)
-    service = service_of(request)
-    subscription = service.subscription_of(user)
+    subscription = _api_subscription(request)
     if subscription is None:
         return []
-    alerts = service.store.subscriptions.alerts_of(subscription.id)
+    alerts = common.service_of(request).store.subscriptions.alerts_of(subscription.id)
     return [_alert_out(a, subscription) for a in alerts]
 
 
@@ -378,11 +366,8 @@ def api_alerts(request: Request) -> list[AlertOut]:
     },
 )
 def api_delete_alert(request: Request, alert_id: Annotated[Id, Path()]) -> Response:
-    user = _api_user(request)
-    service = service_of(request)
-    subscription = service.subscription_of(user)
-    if subscription is None or not service.store.subscriptions.delete_alert(
-        subscription.id, alert_id
-    ):
+    subscription = _api_subscription(request)
+    store = common.service_of(request).store
+    if subscription is None or not store.subscriptions.delete_alert(subscription.id, alert_id):
         raise NotFound("You have no alert with that number.", "alert_id")
     return Response(status_code=204)
