@@ -34,6 +34,7 @@ from paperboy.web import (
 from paperboy.web.auth import AuthMiddleware, is_secure
 from paperboy.web.bodies import RequestLimits
 from paperboy.web.cache import ResponseCache
+from paperboy.web.head import HeadAsGet
 from paperboy.web.pages import PaperPanel
 from paperboy.web.templating import templates
 
@@ -142,6 +143,7 @@ def create_app(
         max_staleness=settings.response_cache_seconds,
     )
     app.add_middleware(RequestLimits, push_max_bytes=settings.push_max_bytes)  # web/bodies.py
+    app.add_middleware(HeadAsGet)  # HEAD answers as GET, without the body (web/head.py)
     headers.install(app)  # outermost: on every response, cached and error ones included
     return app
 
