@@ -1,19 +1,9 @@
-"""papers, feed entries and the ingest log
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""papers, feed entries and the ingest log."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0001", None  # created 2026-11-29
 
 
 def upgrade() -> None:

@@ -1,19 +1,9 @@
-"""OAI-PMH harvest checkpoints
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""OAI-PMH harvest checkpoints."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0002", "0001"  # created 2026-11-29
 
 
 def upgrade() -> None:

@@ -1,19 +1,9 @@
-"""arXiv announce type on feed entries
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-30
-"""
-
-from collections.abc import Sequence
+"""arXiv announce type on feed entries."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0003", "0002"  # created 2026-11-30
 
 
 def upgrade() -> None:

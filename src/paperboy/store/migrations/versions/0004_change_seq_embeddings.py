@@ -1,19 +1,9 @@
-"""Change sequence on papers (for incremental indexes) and stored embeddings
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""Change sequence on papers (for incremental indexes) and stored embeddings."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0004", "0003"  # created 2026-11-29
 
 
 def upgrade() -> None:

@@ -1,4 +1,4 @@
-"""PostgreSQL search: weighted full-text vectors (GIN) and pgvector embeddings (HNSW)
+"""PostgreSQL search: weighted full-text vectors (GIN) and pgvector embeddings (HNSW).
 
 On SQLite this revision changes nothing: the embedded store searches with the tantivy and
 vector-index files beside the database. On PostgreSQL the search runs in the database:
@@ -8,20 +8,11 @@ vector-index files beside the database. On PostgreSQL the search runs in the dat
 - ``papers.author_tsv``: author names alone (no stemming) for ``author:`` filters, GIN-indexed;
 - ``embeddings.embedding``: the stored vector again as a pgvector ``halfvec`` (filled by the
   store when it saves embeddings), with an HNSW index for cosine distance.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-29
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0005", "0004"  # created 2026-11-29
 
 DIMENSIONS = 384  # all-MiniLM-L6-v2
 

@@ -1,19 +1,9 @@
-"""Community: accounts, sessions, API tokens, votes, comments, collections, moderation, audit
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""Community: accounts, sessions, API tokens, votes, comments, collections, moderation, audit."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0006", "0005"  # created 2026-11-29
 
 TABLES = (
     "site_secrets",

@@ -1,19 +1,9 @@
-"""Email: subscriptions, saved-search alerts, the outbox and the papers each subscriber got
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""Email: subscriptions, saved-search alerts, the outbox and the papers each subscriber got."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0007", "0006"  # created 2026-11-29
 
 
 def _subscription_fk(primary_key: bool = False) -> sa.Column:

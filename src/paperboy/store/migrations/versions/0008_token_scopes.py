@@ -1,19 +1,9 @@
-"""API token scopes: read, write, admin; tokens made before get read and write, never admin
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-02
-"""
-
-from collections.abc import Sequence
+"""API token scopes: read, write, admin; tokens made before get read and write, never admin."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0008", "0007"  # created 2026-12-02
 
 
 def upgrade() -> None:
