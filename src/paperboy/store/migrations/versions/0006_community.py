@@ -36,7 +36,8 @@ def _paper_fk(primary_key: bool = False) -> sa.Column:
     )
 
 
-def upgrade() -> None:
+def _accounts() -> None:
+    """Users, their sessions and API tokens."""
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -73,6 +74,10 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_api_tokens_user", "api_tokens", ["user_id"])
+
+
+def _activity() -> None:
+    """Votes, per-paper counters and comments."""
     op.create_table(
         "votes",
         sa.Column(
@@ -108,6 +113,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_comments_paper", "comments", ["paper_id", "created_at"])
     op.create_index("ix_comments_user", "comments", ["user_id", "created_at"])
+
+
+def _collections_and_audit() -> None:
+    """Collections, the audit log, rate counters and site secrets."""
     op.create_table(
         "collections",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -157,6 +166,12 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
+
+
+def upgrade() -> None:
+    _accounts()
+    _activity()
+    _collections_and_audit()
 
 
 def downgrade() -> None:
