@@ -79,10 +79,10 @@ def embed_missing(settings: Settings, store: SQLStore, observer: Observer) -> No
 
 def sync_search(settings: Settings, store: SQLStore, observer: Observer) -> None:
     """Bring the keyword and vector indexes up to date with the store."""
-    from paperboy.search import open_search
+    from paperboy.services import build
 
     try:
-        service = open_search(settings, store)
+        service = build(settings, store).search
         try:
             with observer.progress("indexing for search", None) as advance:
                 report = service.index.sync(progress=advance)

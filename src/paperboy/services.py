@@ -1,7 +1,8 @@
 """The one wiring function: settings and a store in, every domain service the views need out.
 
-``build`` is what the web app (``paperboy.web.app.create_app``) calls; a CLI or a script can
-call it too and get the same services, signed with the same key, under the same rules.
+``build`` is what the web app (``paperboy.web.app.create_app``) and the CLI (``paperboy.cli``)
+call; a script can call it too and get the same services, signed with the same key, under the
+same rules.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from paperboy.community.account_flows import AccountFlows
@@ -24,14 +26,14 @@ from paperboy.settings import Settings
 from paperboy.store import SQLStore, open_store
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Services:
-    """What the views call: the store and the domain services over it."""
+    """What the views call: the store and the domain services over it. The search service is
+    opened on first use (its index files or connections cost something), the rest at once."""
 
     settings: Settings
     store: SQLStore
     today: Callable[[], date]  # the site's date (injectable so tests can pin 'New')
-    search: SearchService
     secret: str  # the signing key of sessions' CSRF tokens and every mailed link
     accounts: Accounts
     account_flows: AccountFlows  # sign-up, mailed links, resets: limits, mail and audit
@@ -41,6 +43,13 @@ class Services:
     moderation: Moderation
     trending: TrendingService
     subscriptions: SubscriptionService  # the email digest: subscribe, manage, unsubscribe
+
+    @cached_property
+    def search(self) -> SearchService:
+        """Hybrid search and similar papers over the store's indexes."""
+        from paperboy.search import open_search
+
+        return open_search(self.settings, self.store)
 
 
 def site_today(settings: Settings) -> Callable[[], date]:
@@ -54,9 +63,8 @@ def build(
     store: SQLStore | None = None,
     today: Callable[[], date] | None = None,
 ) -> Services:
-    """Open the store (unless given) and build every service over it."""
-    from paperboy.search import open_search
-
+    """Open the store (unless given) and build every service over it: what the web app, the
+    CLI and scripts call, so each gets the same services under the same rules."""
     store = store or open_store(settings.database_url)
     today = today or site_today(settings)
     secret = site_secret(settings, store)
@@ -65,7 +73,6 @@ def build(
         settings=settings,
         store=store,
         today=today,
-        search=open_search(settings, store),
         secret=secret,
         accounts=accounts,
         account_flows=AccountFlows(accounts, store, settings),

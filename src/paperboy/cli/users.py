@@ -15,17 +15,16 @@ from rich.table import Table
 
 from paperboy.cli.options import DatabaseOpt, Group, fail, opened_store, option, out, settings_for
 from paperboy.clock import utc_now
-from paperboy.community.accounts import AccountError, Accounts, LoginPolicy, Signer, site_secret
+from paperboy.community.accounts import AccountError, Accounts
 from paperboy.models import User
+from paperboy.services import build
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 
 
 def _accounts(settings: Settings, store: SQLStore) -> Accounts:
-    """The accounts service as the web app builds it (same signing key, same login limits)."""
-    return Accounts(
-        store.accounts, Signer(site_secret(settings, store)), LoginPolicy.from_settings(settings)
-    )
+    """The accounts service as the web app has it (same signing key, same login limits)."""
+    return build(settings, store).accounts
 
 
 def _name(username: str) -> str:
