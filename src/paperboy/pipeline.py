@@ -55,20 +55,25 @@ class Observer:
         log.error("search index not updated: %s", exc)
 
 
-def embed_missing(settings: Settings, store: SQLStore, observer: Observer) -> None:
-    """Embed every paper with no vector (or a changed text); failures go to ``observer``."""
+def embed_missing(
+    settings: Settings, store: SQLStore, observer: Observer, *, limit: int | None = None
+) -> None:
+    """Embed every paper with no vector (or a changed text), at most ``limit`` of them;
+    failures go to ``observer``."""
     from paperboy.embed.jobs import EmbedReport, embed_pending
     from paperboy.embed.model import MODEL_NAME, load_embedder
 
     try:
         pending = store.count_papers_to_embed(MODEL_NAME)
+        if limit is not None:
+            pending = min(pending, limit)
         if pending == 0:
             observer.embedded(EmbedReport())
             return
         encoder = load_embedder(max_tokens=settings.embed_max_tokens)
         with observer.progress("embedding papers", pending) as advance:
             report = embed_pending(
-                store, encoder, batch_size=settings.embed_batch_size, progress=advance
+                store, encoder, batch_size=settings.embed_batch_size, limit=limit, progress=advance
             )
         observer.embedded(report)
     except PaperboyError as exc:
@@ -79,10 +84,10 @@ def embed_missing(settings: Settings, store: SQLStore, observer: Observer) -> No
 
 def sync_search(settings: Settings, store: SQLStore, observer: Observer) -> None:
     """Bring the keyword and vector indexes up to date with the store."""
-    from paperboy.services import build
+    from paperboy.search import open_search
 
     try:
-        service = build(settings, store).search
+        service = open_search(settings, store)
         try:
             with observer.progress("indexing for search", None) as advance:
                 report = service.index.sync(progress=advance)

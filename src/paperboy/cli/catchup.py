@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from paperboy.cli.options import err, progress_bar
 from paperboy.errors import PaperboyError
-from paperboy.pipeline import Observer, Progress, sync_search
+from paperboy.pipeline import Observer, Progress, embed_missing, sync_search
 from paperboy.pipeline import after_ingest as run_pipeline
 
 if TYPE_CHECKING:
@@ -37,23 +37,28 @@ def _bar(label: str, total: int | None) -> Iterator[Progress]:
 
 
 class TerminalObserver(Observer):
-    """The pipeline's steps as progress bars and short lines on stderr."""
+    """The pipeline's steps as progress bars and short lines on stderr. ``strict``: a step
+    that fails or is interrupted raises (``paperboy embed`` and ``paperboy index`` fail with
+    it), instead of being reported while the rest goes on (what ingest commands want)."""
 
-    def __init__(self, *, quiet: bool = False, raise_index_errors: bool = False) -> None:
-        self.quiet = quiet
-        self.raise_index_errors = raise_index_errors
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
 
     def progress(self, label: str, total: int | None) -> AbstractContextManager[Progress | None]:
         return _bar(label, total)
 
     def embedded(self, report: EmbedReport) -> None:
-        if report.pending and not self.quiet:
+        if report.pending:
             err.print(embedded_line(report.embedded, report.unchanged))
 
     def embed_failed(self, exc: PaperboyError) -> None:
+        if self.strict:
+            raise exc
         err.print(f"[yellow]Papers were not embedded:[/] {exc}")
 
     def embed_interrupted(self, exc: KeyboardInterrupt) -> None:
+        if self.strict:
+            raise exc
         err.print("[yellow]Embedding interrupted;[/] `paperboy embed` carries on later.")
 
     def indexed(self, report: SyncReport) -> None:
@@ -62,45 +67,28 @@ class TerminalObserver(Observer):
                 "[yellow]The keyword index is being updated by another process;[/] it will "
                 "catch up on its own."
             )
-        elif not self.quiet and (report.keyword_docs or report.vectors):
+        elif report.keyword_docs or report.vectors:
             err.print(
                 f"Search index: {report.keyword_docs:,} papers indexed, "
                 f"{report.vectors:,} vectors loaded."
             )
 
     def index_failed(self, exc: OSError | ValueError) -> None:
-        if self.raise_index_errors:
+        if self.strict:
             raise exc
         err.print(f"[yellow]Search index not updated:[/] {exc} (run `paperboy index rebuild`).")
 
 
-def run_embed(
-    settings: Settings, store: SQLStore, *, limit: int | None = None, quiet: bool = False
-) -> int:
-    """Embed what needs it (at most ``limit`` papers), with a progress bar. Returns vectors
-    written; raises PaperboyError (EmbedderUnavailable) when the model cannot load."""
-    from paperboy.embed.jobs import embed_pending
-    from paperboy.embed.model import MODEL_NAME, load_embedder
-
-    pending = store.count_papers_to_embed(MODEL_NAME)
-    if limit is not None:
-        pending = min(pending, limit)
-    if pending == 0:
-        return 0
-    encoder = load_embedder(max_tokens=settings.embed_max_tokens)
-    with _bar("embedding papers", pending) as advance:
-        report = embed_pending(
-            store, encoder, batch_size=settings.embed_batch_size, limit=limit, progress=advance
-        )
-    if not quiet:
-        err.print(embedded_line(report.embedded, report.unchanged))
-    return report.embedded
+def run_embed(settings: Settings, store: SQLStore, *, limit: int | None = None) -> None:
+    """Embed what needs it (at most ``limit`` papers), with a progress bar; raises
+    PaperboyError (EmbedderUnavailable) when the model cannot load, and KeyboardInterrupt."""
+    embed_missing(settings, store, TerminalObserver(strict=True), limit=limit)
 
 
-def run_index_sync(settings: Settings, store: SQLStore, *, quiet: bool = False) -> None:
+def run_index_sync(settings: Settings, store: SQLStore) -> None:
     """Bring the keyword and vector indexes up to date with the store, with a progress bar
     (an index that cannot be opened raises, as ``paperboy index`` wants)."""
-    sync_search(settings, store, TerminalObserver(quiet=quiet, raise_index_errors=True))
+    sync_search(settings, store, TerminalObserver(strict=True))
 
 
 def after_ingest(settings: Settings, store: SQLStore, *, embed: bool | None = None) -> None:

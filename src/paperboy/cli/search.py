@@ -146,15 +146,15 @@ def search(
       paperboy search '"diffusion model" cat:cs.CV since:2025'
       paperboy search "author:lecun self-supervised" --json
     """
+    from paperboy.search import open_search
     from paperboy.search.service import MODES
-    from paperboy.services import build
 
     if mode not in MODES:
         err.print(f"[red]Unknown --mode {mode!r}:[/] use one of {', '.join(MODES)}.")
         raise typer.Exit(2)
     settings = settings_for(database_url)
     with opened_store(settings) as store:
-        service = build(settings, store).search
+        service = open_search(settings, store)
         try:
             results = service.search(query, mode=mode, page=page, per_page=limit)  # type: ignore[arg-type]
         finally:
