@@ -62,7 +62,8 @@ def _cookies(scope: Scope) -> dict[str, str]:
     return {key: morsel.value for key, morsel in jar.items()}
 
 
-def _header(scope: Scope, wanted: bytes) -> str | None:
+def header(scope: Scope, wanted: bytes) -> str | None:
+    """The value of the request header named ``wanted`` (lower-case bytes), if it was sent."""
     for name, value in scope.get("headers", []):
         if name == wanted:
             return value.decode("latin-1")
@@ -157,7 +158,7 @@ class AuthMiddleware:
         user: User | None = None
         via: str | None = None
         scopes: tuple[str, ...] | None = None
-        scheme, _, bearer = (_header(scope, b"authorization") or "").partition(" ")
+        scheme, _, bearer = (header(scope, b"authorization") or "").partition(" ")
         bearer = bearer.strip()
         if scheme.lower() == "bearer" and _under(scope["path"], self.foreign_bearer):
             via = "bearer"  # the push-ingest token: the route checks it
@@ -204,7 +205,7 @@ class AuthMiddleware:
             await self._refuse(scope, receive, send, 413, too_large)
             return None
         if via != "token":
-            given = _header(scope, CSRF_HEADER.encode()) or _form_token(scope, body)
+            given = header(scope, CSRF_HEADER.encode()) or _form_token(scope, body)
             expected = csrf_for(secret, seed) if seed else None
             if not given or expected is None or not hmac.compare_digest(given, expected):
                 await self._refuse(scope, receive, send, 403, _BAD_CSRF)
@@ -222,7 +223,7 @@ class AuthMiddleware:
         bearer: bool = False,
     ) -> None:
         request = Request(scope, receive)
-        if wants_json(request) or _header(scope, b"hx-request"):
+        if wants_json(request) or header(scope, b"hx-request"):
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:
             response = error_response(request, status, message)
@@ -267,7 +268,7 @@ async def _disconnected() -> Message:
 
 
 def _form_token(scope: Scope, body: bytes) -> str | None:
-    kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    kind = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         return None
     try:

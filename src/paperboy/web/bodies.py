@@ -29,7 +29,7 @@ import numpy as np
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperboy.web.auth import MAX_FORM_BYTES, replay
+from paperboy.web.auth import MAX_FORM_BYTES, header, replay
 
 MAX_BODY_BYTES = MAX_FORM_BYTES
 """The largest body of any request but a push (the CSRF check reads forms up to this too)."""
@@ -60,16 +60,9 @@ def nesting_depth(body: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _has_body(scope: Scope) -> bool:
-    return _header(scope, b"content-length") not in (None, "0") or (
-        _header(scope, b"transfer-encoding") is not None
+    return header(scope, b"content-length") not in (None, "0") or (
+        header(scope, b"transfer-encoding") is not None
     )
 
 
@@ -90,7 +83,7 @@ def nul_parameter(scope: Scope, body: bytes = b"") -> str | None:
     found = _nul_in_query(scope.get("query_string", b""))
     if found is not None or not body:
         return found
-    kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    kind = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
         return _nul_in_query(body)
     if b"\x00" in body or _JSON_NUL.search(body):
@@ -132,7 +125,7 @@ class RequestLimits:
             return
         cap = self.cap(scope["path"])
         too_large = f"The request body is too large: at most {cap:,} bytes."
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and (
             not (declared.isascii() and declared.isdigit()) or int(declared[:20]) > cap
         ):
@@ -153,7 +146,7 @@ class RequestLimits:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        kind = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if kind not in _FORMS and nesting_depth(body) > self.max_depth:
             message = f"The request body is nested too deeply: at most {self.max_depth} levels."
             await _refuse(scope, send, 400, message, "body")
