@@ -22,14 +22,11 @@ class HeadAsGet:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
-        finished = False
 
         async def headers_only(message: Message) -> None:
-            nonlocal finished
             if message["type"] != "http.response.body":
                 await send(message)
-            elif not finished and not message.get("more_body", False):
-                finished = True
+            elif not message.get("more_body", False):  # the last chunk: end, without the body
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         await self.app({**scope, "method": "GET"}, receive, headers_only)
