@@ -10,16 +10,14 @@ from typing import Literal, Protocol
 from sqlalchemy import Engine
 
 from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
-from paperboy.store.interfaces import (
-    AccountsProtocol,
-    ActivityProtocol,
-    CollectionsProtocol,
-    CommentsProtocol,
-    DeliveryProtocol,
-    DigestRowsProtocol,
-    SubscriptionsProtocol,
-    TrendingProtocol,
-)
+from paperboy.store.accounts import AccountStore
+from paperboy.store.activity import ActivityStore
+from paperboy.store.collections import CollectionStore
+from paperboy.store.comments import CommentStore
+from paperboy.store.delivery import DeliveryStore
+from paperboy.store.digest_rows import DigestRows
+from paperboy.store.subscriptions import SubscriptionStore
+from paperboy.store.trending import TrendingQueries
 
 FeedSort = Literal["upvotes", "published"]
 
@@ -40,18 +38,23 @@ class PeriodCount:
 
 
 class Store(Protocol):
-    """Owns the schema. Sources write through ``upsert``; everything else only reads."""
+    """Owns the schema. Sources write through ``upsert``; everything else only reads.
+
+    The sub-stores (``accounts`` to ``digest_rows``) are the store's own classes, typed as
+    themselves: each is one implementation in SQLAlchemy Core for both backends, so a Protocol
+    would only restate its signatures. A new backend provides the methods below.
+    """
 
     engine: Engine  # for the store's own query modules (``digest_rows``, ``transfer``)
     backend: str  # "sqlite" or "postgresql"
-    accounts: AccountsProtocol  # users, sessions, API tokens, rate counters, site secrets
-    activity: ActivityProtocol  # votes, per-paper counters, moderation of papers, audit log
-    subscriptions: SubscriptionsProtocol  # email subscriptions, alerts, composed digests
-    delivery: DeliveryProtocol  # the outbox's sending side: claims, retries, pauses
-    collections: CollectionsProtocol  # users' collections of papers, with notes
-    comments: CommentsProtocol  # comments under papers, moderation of comments and users
-    trending: TrendingProtocol  # the queries behind the trending ranking
-    digest_rows: DigestRowsProtocol  # the queries digests are composed from
+    accounts: AccountStore  # users, sessions, API tokens, rate counters, site secrets
+    activity: ActivityStore  # votes, per-paper counters, moderation of papers, audit log
+    subscriptions: SubscriptionStore  # email subscriptions, alerts, composed digests
+    delivery: DeliveryStore  # the outbox's sending side: claims, retries, pauses
+    collections: CollectionStore  # users' collections of papers, with notes
+    comments: CommentStore  # comments under papers, moderation of comments and users
+    trending: TrendingQueries  # the queries behind the trending ranking
+    digest_rows: DigestRows  # the queries digests are composed from
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         """Insert or merge papers and feed entries in one transaction (see ``merge``).
