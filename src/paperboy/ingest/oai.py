@@ -67,19 +67,6 @@ def _raw(name: str) -> str:
     return f"{{{ARXIV_RAW_NS}}}{name}"
 
 
-_ID = _raw("id")
-_VERSION = _raw("version")
-_DATE = _raw("date")
-_SIZE = _raw("size")
-_TITLE = _raw("title")
-_AUTHORS = _raw("authors")
-_CATEGORIES = _raw("categories")
-_COMMENTS = _raw("comments")
-_JOURNAL_REF = _raw("journal-ref")
-_DOI = _raw("doi")
-_LICENSE = _raw("license")
-_ABSTRACT = _raw("abstract")
-
 _DATESTAMP_TEXT = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:T[0-9:]+Z)?", re.ASCII)
 _VERSION_TEXT = re.compile(r"v([1-9][0-9]{0,8})", re.ASCII)
 _EMPTY_SIZE = re.compile(r"0\s*kb", re.I)
@@ -172,40 +159,40 @@ def _canonical(text: str, what: str) -> str:
 
 
 def _paper(raw: etree._Element) -> Paper:
-    paper_id = _canonical(text_of(raw.find(_ID)).strip(), "arXivRaw id")
-    title = clean_title(text_of(raw.find(_TITLE)))
+    paper_id = _canonical(text_of(raw.find(_raw("id"))).strip(), "arXivRaw id")
+    title = clean_title(text_of(raw.find(_raw("title"))))
     if not title:
         raise Skip(f"record {paper_id} has no title")
     versions: dict[int, etree._Element] = {}
-    for version in raw.iterfind(_VERSION):
+    for version in raw.iterfind(_raw("version")):
         match = _VERSION_TEXT.fullmatch((version.get("version") or "").strip())
         if match:
             versions[int(match[1])] = version
     dates = {
         number: _moment(text, f"v{number}")
         for number, version in versions.items()
-        if (text := text_of(version.find(_DATE)).strip())
+        if (text := text_of(version.find(_raw("date"))).strip())
     }
     latest = max(versions) if versions else None
     published = dates.get(1) or (min(dates.values()) if dates else None)
     updated = dates.get(latest) if latest is not None else None
     empty_latest = latest is not None and bool(
-        _EMPTY_SIZE.fullmatch(text_of(versions[latest].find(_SIZE)).strip())
+        _EMPTY_SIZE.fullmatch(text_of(versions[latest].find(_raw("size"))).strip())
     )
-    comments = line_of(raw.find(_COMMENTS))
+    comments = line_of(raw.find(_raw("comments")))
     return Paper(
         id=paper_id,
         title=title,
-        abstract=clean_abstract(text_of(raw.find(_ABSTRACT)).strip()),
-        authors=_authors(text_of(raw.find(_AUTHORS))),
-        categories=categories_of(text_of(raw.find(_CATEGORIES))),
+        abstract=clean_abstract(text_of(raw.find(_raw("abstract"))).strip()),
+        authors=_authors(text_of(raw.find(_raw("authors")))),
+        categories=categories_of(text_of(raw.find(_raw("categories")))),
         version=latest,
         published=published,
         updated=updated,
         comments=comments,
-        journal_ref=line_of(raw.find(_JOURNAL_REF)),
-        doi=line_of(raw.find(_DOI)),
-        license=line_of(raw.find(_LICENSE)),
+        journal_ref=line_of(raw.find(_raw("journal-ref"))),
+        doi=line_of(raw.find(_raw("doi"))),
+        license=line_of(raw.find(_raw("license"))),
         withdrawn=_withdrawn(comments) or empty_latest,
     )
 
