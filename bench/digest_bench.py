@@ -55,6 +55,7 @@ from paperboy.embed.jobs import encode_vector  # noqa: E402
 from paperboy.embed.model import MODEL_NAME  # noqa: E402
 from paperboy.mail import SmtpConfig, compose  # noqa: E402
 from paperboy.models import FeedEntry, Paper, Record  # noqa: E402
+from paperboy.services import build  # noqa: E402
 from paperboy.settings import Settings  # noqa: E402
 from paperboy.store import SQLStore, open_store  # noqa: E402
 from paperboy.store.schema import alerts, outbox, sent_papers, subscriptions  # noqa: E402
@@ -217,7 +218,7 @@ def main() -> None:
             common = {"bench": "digest", "backend": store.backend, "papers": args.papers}
 
             t = time.perf_counter()
-            report = compose_due(store, settings, now=NOW)
+            report = compose_due(build(settings, store), now=NOW)
             compose_s = time.perf_counter() - t
             rss_after_compose = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             emit(
@@ -277,7 +278,7 @@ def main() -> None:
 
             reset_outbox(store)
             tracemalloc.start()
-            again = compose_due(store, settings, now=NOW)
+            again = compose_due(build(settings, store), now=NOW)
             _current, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             assert again.due == report.due

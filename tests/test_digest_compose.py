@@ -26,6 +26,7 @@ from paperboy.digest.preview import NoSubscription, preview_digest
 from paperboy.embed.jobs import encode_vector
 from paperboy.embed.model import MODEL_NAME
 from paperboy.models import FeedEntry, Paper, Record
+from paperboy.services import build
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.store.collections import CollectionStore
@@ -147,9 +148,9 @@ def test_composing_twice_in_a_period_writes_one_digest(store: SQLStore, config: 
         add(store, f"2611.0000{n}", upvotes=10 + n)
     first = subscribe(store, "a@example.org")
     second = subscribe(store, "b@example.org")
-    report = compose_due(store, config, now=FRIDAY)
+    report = compose_due(build(config, store), now=FRIDAY)
     assert (report.periods, report.due, report.queued) == (["daily:2026-11-27"], 2, 2)
-    again = compose_due(store, config, now=FRIDAY + timedelta(hours=3))
+    again = compose_due(build(config, store), now=FRIDAY + timedelta(hours=3))
     assert (again.due, again.queued) == (0, 0)
     for sub_id in (first, second):
         rows = outbox_of(store, sub_id)
@@ -160,7 +161,7 @@ def test_composing_twice_in_a_period_writes_one_digest(store: SQLStore, config: 
     store.subscriptions.update(first, last_digest_at=None)
     sub = store.subscriptions.get(first)
     assert sub is not None
-    composer = Composer(store, config, now=FRIDAY)
+    composer = Composer(build(config, store), now=FRIDAY)
     period = due_periods(config, FRIDAY)[0]
     assert composer.enqueue(composer.build(sub, period)) == "existing"
     assert len(outbox_of(store, first)) == 1
@@ -174,10 +175,10 @@ def test_inactive_and_off_subscriptions_get_nothing(store: SQLStore, config: Set
     gone = subscribe(store, "gone@example.org")
     store.subscriptions.unsubscribe(gone)
     weekly = subscribe(store, "weekly@example.org", frequency="weekly")
-    report = compose_due(store, config, now=FRIDAY)
+    report = compose_due(build(config, store), now=FRIDAY)
     assert report.due == 0 and store.subscriptions.outbox_counts() == {}
     assert outbox_of(store, off) == [] and outbox_of(store, weekly) == []
-    monday = compose_due(store, config, now=MONDAY)
+    monday = compose_due(build(config, store), now=MONDAY)
     assert monday.due == 1 and [m.period for m in outbox_of(store, weekly)] == ["weekly:2026-W49"]
 
 
@@ -194,7 +195,7 @@ def test_categories_and_min_upvotes_filter_trending(store: SQLStore, config: Set
     cs = subscribe(store, "cs@example.org", categories=["cs"])
     cl = subscribe(store, "cl@example.org", categories=["cs.CL"], min_upvotes=10)
     stat = subscribe(store, "stat@example.org", categories=["stat", "math.AG"], min_upvotes=25)
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
 
     def got(sub_id: int) -> list[str]:
         (message,) = outbox_of(store, sub_id)
@@ -212,7 +213,7 @@ def test_never_the_same_paper_twice(store: SQLStore, config: Settings) -> None:
     for n in range(1, 8):
         add(store, f"2611.0000{n}", upvotes=10 * n, day=THU if n % 2 else FRI)
     sub_id = subscribe(store, "a@example.org")
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
     friday = ids_in(outbox_of(store, sub_id)[0].body_text)
     assert len(friday) == 5
     assert store.subscriptions.sent_paper_ids(sub_id) == set(friday)
@@ -221,7 +222,7 @@ def test_never_the_same_paper_twice(store: SQLStore, config: Settings) -> None:
         add(store, f"2611.1000{n}", upvotes=n, day=MON)
     for pid in friday:
         add(store, pid, upvotes=500, day=MON)
-    compose_due(store, config, now=MONDAY)
+    compose_due(build(config, store), now=MONDAY)
     monday = ids_in(outbox_of(store, sub_id)[1].body_text)
     assert monday and not set(monday) & set(friday)
     assert {"2611.10001", "2611.10002", "2611.10003"} <= set(monday)
@@ -254,7 +255,7 @@ def test_for_you_section_explains_each_paper(store: SQLStore, config: Settings) 
     CollectionStore(store.engine).add_item(user.id, shelf.id, collected)
     sub_id = subscribe(store, "reader@example.org", user_id=user.id, include_trending=False)
     anonymous = subscribe(store, "anon@example.org", include_trending=False)
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
     (message,) = outbox_of(store, sub_id)
     text = message.body_text
     assert "For you" in text
@@ -274,7 +275,7 @@ def test_alert_section_lists_new_matching_papers(store: SQLStore, config: Settin
     add(store, "2611.00004", title="Nothing to do with it", upvotes=3)
     sub_id = subscribe(store, "a@example.org", include_trending=False)
     store.subscriptions.add_alert(sub_id, "bias", "keyword")
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
     (message,) = outbox_of(store, sub_id)
     assert "New for your alert “bias”" in message.body_text
     assert sorted(ids_in(message.body_text)) == ["2611.00001", "2611.00002"]
@@ -289,7 +290,7 @@ def test_hidden_papers_never_appear(store: SQLStore, config: Settings) -> None:
     store.activity.set_paper_hidden(admin.id, "2611.00001", True, "spam")
     sub_id = subscribe(store, "a@example.org")
     store.subscriptions.add_alert(sub_id, "bias", "keyword")
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
     (message,) = outbox_of(store, sub_id)
     assert ids_in(message.body_text) == ["2611.00002"]  # once: trending takes it first
     assert "Spam" not in message.body_text and "Spam" not in (message.body_html or "")
@@ -305,7 +306,7 @@ def test_nothing_new(store: SQLStore, database_url: str, when_empty: str) -> Non
     )
     add(store, "2611.00001", categories=("cs.CL",), upvotes=10)
     sub_id = subscribe(store, "bio@example.org", categories=["q-bio"])
-    report = compose_due(store, config, now=FRIDAY)
+    report = compose_due(build(config, store), now=FRIDAY)
     (message,) = outbox_of(store, sub_id)
     sub = store.subscriptions.get(sub_id)
     assert sub is not None and sub.last_digest_at == FRIDAY  # the period is done either way
@@ -320,7 +321,7 @@ def test_nothing_new(store: SQLStore, database_url: str, when_empty: str) -> Non
         assert "Nothing new for you" in message.body_text
         assert "Your next digest comes on Monday, Nov 30." in message.body_text
         assert "next digest comes on Monday, Nov 30" in (message.body_html or "")
-    assert compose_due(store, config, now=FRIDAY + timedelta(hours=1)).due == 0
+    assert compose_due(build(config, store), now=FRIDAY + timedelta(hours=1)).due == 0
 
 
 # -- the message --------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def test_headers_and_signed_unsubscribe_link(store: SQLStore, config: Settings) 
     for n in range(7):
         add(store, f"2611.0000{n}", upvotes=n + 1)
     sub_id = subscribe(store, "a@example.org")
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
     (message,) = outbox_of(store, sub_id)
     assert re.fullmatch(
         rf"<digest\.{sub_id}\.daily\.2026-11-27\.[0-9a-f]{{16}}@papers\.example\.org>",
@@ -365,7 +366,7 @@ def test_headers_and_signed_unsubscribe_link(store: SQLStore, config: Settings) 
     assert subscription_id_from(app.state.secret, "unsubscribe", manage[1], None) == sub_id
     assert f"{BASE}/subscription?token=" not in message.body_text + (message.body_html or "")
     # as a whole message, the way the sender builds it
-    digest = preview_digest(store, config, "A@Example.org ", now=FRIDAY)
+    digest = preview_digest(build(config, store), "A@Example.org ", now=FRIDAY)
     parsed = email.message_from_bytes(
         as_email(digest, config).as_bytes(), policy=email.policy.default
     )
@@ -379,7 +380,7 @@ def test_html_escapes_and_inlines_and_matches_the_text(store: SQLStore, config: 
     add(store, "2611.00002", title="A plain title", upvotes=20)
     add(store, "2611.00003", title="Another title", upvotes=10)
     sub_id = subscribe(store, "a@example.org")
-    compose_due(store, config, now=FRIDAY)
+    compose_due(build(config, store), now=FRIDAY)
     (message,) = outbox_of(store, sub_id)
     html, text = message.body_html or "", message.body_text
     assert "<script" not in html and "<img" not in html and "<b>" not in html
@@ -397,14 +398,14 @@ def test_html_escapes_and_inlines_and_matches_the_text(store: SQLStore, config: 
 def test_preview_writes_nothing(store: SQLStore, config: Settings) -> None:
     add(store, "2611.00001", upvotes=3)
     sub_id = subscribe(store, "a@example.org")
-    digest = preview_digest(store, config, "a@example.org", now=FRIDAY)
+    digest = preview_digest(build(config, store), "a@example.org", now=FRIDAY)
     assert digest.paper_ids == ["2611.00001"] and not digest.empty
     assert store.subscriptions.outbox_counts() == {}
     assert store.subscriptions.sent_paper_ids(sub_id) == set()
     sub = store.subscriptions.get(sub_id)
     assert sub is not None and sub.last_digest_at is None
     with pytest.raises(NoSubscription):
-        preview_digest(store, config, "nobody@example.org", now=FRIDAY)
+        preview_digest(build(config, store), "nobody@example.org", now=FRIDAY)
 
 
 # -- the scheduler hook ---------------------------------------------------------------------------

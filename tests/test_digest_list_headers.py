@@ -23,6 +23,7 @@ from paperboy.digest.links import subscription_id_from
 from paperboy.digest.sender import SendReport, send_pending
 from paperboy.mail import MAX_LINE
 from paperboy.models import FeedEntry, Paper, Record
+from paperboy.services import build
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.store.schema import subscriptions
@@ -53,7 +54,7 @@ def digest_on_the_wire(
                 update(subscriptions).where(subscriptions.c.id == sub_id).values(id=BIG_ID)
             )
         sub_id = BIG_ID
-    assert compose_due(store, settings, now=FRIDAY).queued == 1
+    assert compose_due(build(settings, store), now=FRIDAY).queued == 1
     assert send_pending(store, settings) == SendReport(sent=1)
     smtp_sink.wait_for(1)
     return smtp_sink.raw[0], sub_id

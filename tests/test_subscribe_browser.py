@@ -21,6 +21,7 @@ from conftest import LiveServer, free_port
 from paperboy.digest.compose import compose_due
 from paperboy.digest.sender import send_pending
 from paperboy.models import FeedEntry, Paper, Record
+from paperboy.services import build
 from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.web.app import create_app
@@ -109,7 +110,7 @@ def test_subscribe_confirm_receive_a_digest_and_unsubscribe(
         assert active is not None and active.status == "active"
 
         # A digest goes out through the outbox.
-        composed = compose_due(store, settings, now=COMPOSE_AT)
+        composed = compose_due(build(settings, store), now=COMPOSE_AT)
         assert composed.queued == 1, composed
         sent = send_pending(store, settings)
         assert sent.sent == 1, sent

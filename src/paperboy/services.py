@@ -1,13 +1,15 @@
 """The one wiring function: settings and a store in, every domain service the views need out.
 
-``build`` is what the web app (``paperboy.web.app.create_app``) and the CLI (``paperboy.cli``)
-call; a script can call it too and get the same services, signed with the same key, under the
+``build`` is what the web app (``paperboy.web.app.create_app``), the CLI (``paperboy.cli``) and
+the digest runs of the daemon and the job queue (``paperboy.digest.jobs``) call; a script can
+call it too and get the same services, signed with the same key, under the
 same rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -50,6 +52,24 @@ class Services:
         from paperboy.search import open_search
 
         return open_search(self.settings, self.store)
+
+    def close(self) -> None:
+        """Close the search indexes if they were opened; the store stays open (its opener
+        closes it)."""
+        search = self.__dict__.pop("search", None)
+        if search is not None:
+            search.index.close()
+
+
+@contextmanager
+def built(settings: Settings, store: SQLStore) -> Iterator[Services]:
+    """``build`` over an open store for one job (a digest run, a CLI command), closing what
+    the services opened when it ends."""
+    services = build(settings, store)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def site_today(settings: Settings) -> Callable[[], date]:

@@ -41,14 +41,15 @@ def _bar() -> Progress:
 def _compose(settings: Settings, store: SQLStore) -> ComposeReport:
     """Compose the due digests with a progress bar; print a one-line summary."""
     from paperboy.digest.compose import compose_due
+    from paperboy.services import built
 
-    with _bar() as bar:
+    with _bar() as bar, built(settings, store) as services:
         task = bar.add_task("composing digests", total=None)
 
         def on_progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = compose_due(store, settings, progress=on_progress)
+        report = compose_due(services, progress=on_progress)
     if not report.periods:
         out.print("No digest is due now (daily digests go out Monday to Friday).")
     else:
@@ -90,9 +91,11 @@ def preview_command(
     from paperboy.digest.preview import NoSubscription, preview_digest
 
     settings = settings_for(database_url)
-    with opened_store(settings) as store:
+    from paperboy.services import built
+
+    with opened_store(settings) as store, built(settings, store) as services:
         try:
-            digest = preview_digest(store, settings, email)
+            digest = preview_digest(services, email)
         except NoSubscription as exc:
             raise fail(str(exc)) from None
     if output is not None:

@@ -38,7 +38,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from paperboy.clock import chunks, utc_now
-from paperboy.community.accounts import site_secret
 from paperboy.digest.content import (
     Digest,
     DigestPaper,
@@ -55,13 +54,11 @@ from paperboy.digest.periods import Period, as_utc, due_periods
 from paperboy.digest.render import Renderer, as_email
 from paperboy.models import Alert, Paper, Subscription
 from paperboy.rank.foryou import Candidates, ForYouRanker
-from paperboy.rank.service import TrendingService
 from paperboy.rank.trending import Breakdown
-from paperboy.settings import Settings
-from paperboy.store.sql import SQLStore
 
 if TYPE_CHECKING:
     from paperboy.search.service import SearchService
+    from paperboy.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -120,29 +117,23 @@ class Composer:
     """Builds digests for one run, caching what subscribers share (rankings, new papers,
     vectors, alert searches). Read-only until :meth:`enqueue`."""
 
-    def __init__(
-        self,
-        store: SQLStore,
-        settings: Settings,
-        *,
-        now: datetime | None = None,
-        search: SearchService | None = None,
-    ) -> None:
+    def __init__(self, services: Services, *, now: datetime | None = None) -> None:
         from paperboy.embed.model import MODEL_NAME
 
+        store = services.store
+        self.services = services
         self.store = store
-        self.settings = settings
+        self.settings = settings = services.settings
         self.now = as_utc(now) if now is not None else utc_now()
-        self.secret = site_secret(settings, store)
+        self.secret = services.secret
         self.base = settings.site_url
-        self.trending = TrendingService(store.engine, settings.trending_gravity)
+        self.trending = services.trending
         self.reference = self.trending.now(self.now)
         self.hidden = store.activity.hidden_papers()
         self.rows = store.digest_rows
         self.for_you = ForYouRanker(store, self.rows, MODEL_NAME, self.hidden)
         self.renderer = Renderer(settings, self.secret, self.now)
-        self._search = search
-        self._own_search = False
+        self._search: SearchService | None = None
         self._search_broken = False
         self._rankings: dict[date, list[Breakdown]] = {}
         self._papers: dict[str, Paper] = {}
@@ -153,10 +144,6 @@ class Composer:
         self._shown: dict[tuple[str, str], DigestPaper] = {}
         self._sent: dict[int, set[str]] = {}  # prefetched: subscription id -> sent papers
         self._alerts: dict[int, list[Alert]] = {}  # prefetched: subscription id -> alerts
-
-    def close(self) -> None:
-        if self._own_search and self._search is not None:
-            self._search.index.close()
 
     # -- shared data ------------------------------------------------------------------------
 
@@ -197,11 +184,8 @@ class Composer:
 
     def search(self) -> SearchService | None:
         if self._search is None and not self._search_broken:
-            from paperboy.search import open_search
-
             try:
-                self._search = open_search(self.settings, self.store)
-                self._own_search = True
+                self._search = self.services.search
             except Exception:  # alerts are lost for this run, not the digests
                 log.exception("search is unavailable: alert sections left out")
                 self._search_broken = True
@@ -357,15 +341,11 @@ class Composer:
 
 
 def compose_due(
-    store: SQLStore,
-    settings: Settings,
-    *,
-    now: datetime | None = None,
-    search: SearchService | None = None,
-    progress: Progress | None = None,
+    services: Services, *, now: datetime | None = None, progress: Progress | None = None
 ) -> ComposeReport:
     """Compose the digest of every active subscriber due at ``now`` (default: the clock), once
     per period, into the outbox. Safe to run again at any time: done periods are not redone."""
+    store, settings = services.store, services.settings
     moment = as_utc(now) if now is not None else utc_now()
     periods = due_periods(settings, moment)
     report = ComposeReport(periods=[p.key for p in periods])
@@ -379,27 +359,24 @@ def compose_due(
         progress(0, len(work))
     if not work:
         return report
-    composer = Composer(store, settings, now=moment, search=search)
+    composer = Composer(services, now=moment)
     failures_in_a_row = 0
-    try:
-        for done, (sub, period) in enumerate(work, start=1):
-            if (done - 1) % PREFETCH == 0:
-                composer.prefetch([s.id for s, _p in work[done - 1 : done - 1 + PREFETCH]])
-            try:
-                outcome = composer.enqueue(composer.build(sub, period))
-            except Exception:
-                report.errors += 1
-                failures_in_a_row += 1
-                log.exception("digest of subscription %d for %s failed", sub.id, period.key)
-                if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
-                    raise
-            else:
-                failures_in_a_row = 0
-                report.count(outcome)
-            if progress is not None:
-                progress(done, len(work))
-    finally:
-        composer.close()
+    for done, (sub, period) in enumerate(work, start=1):
+        if (done - 1) % PREFETCH == 0:
+            composer.prefetch([s.id for s, _p in work[done - 1 : done - 1 + PREFETCH]])
+        try:
+            outcome = composer.enqueue(composer.build(sub, period))
+        except Exception:
+            report.errors += 1
+            failures_in_a_row += 1
+            log.exception("digest of subscription %d for %s failed", sub.id, period.key)
+            if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                raise
+        else:
+            failures_in_a_row = 0
+            report.count(outcome)
+        if progress is not None:
+            progress(done, len(work))
     return report
 
 

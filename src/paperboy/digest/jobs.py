@@ -48,9 +48,11 @@ def run_digests(
 
             store = open_store(settings.database_url, upgrade=False)
         from paperboy.digest.compose import compose_due
+        from paperboy.services import built
 
         try:
-            run.composed = compose_due(store, settings, now=now)
+            with built(settings, store) as services:
+                run.composed = compose_due(services, now=now)
             if run.composed.due:
                 log.info("digests composed: %s", run.composed)
         except Exception:

@@ -15,32 +15,20 @@ from paperboy.digest.compose import Composer
 from paperboy.digest.content import Digest
 from paperboy.digest.periods import current_period
 from paperboy.errors import PaperboyError
-from paperboy.settings import Settings
-from paperboy.store.sql import SQLStore
 
 if TYPE_CHECKING:
-    from paperboy.search.service import SearchService
+    from paperboy.services import Services
 
 
 class NoSubscription(PaperboyError):
     """No subscription for that address."""
 
 
-def preview_digest(
-    store: SQLStore,
-    settings: Settings,
-    email: str,
-    *,
-    now: datetime | None = None,
-    search: SearchService | None = None,
-) -> Digest:
+def preview_digest(services: Services, email: str, *, now: datetime | None = None) -> Digest:
     """Render the digest ``email``'s subscription would get now; raises NoSubscription."""
-    sub = store.subscriptions.by_email(email.strip().lower())
+    sub = services.store.subscriptions.by_email(email.strip().lower())
     if sub is None:
         raise NoSubscription(f"no subscription for {email.strip()!r}")
-    composer = Composer(store, settings, now=now, search=search)
-    try:
-        period = current_period(sub.frequency, settings, composer.now)
-        return composer.build(sub, period)
-    finally:
-        composer.close()
+    composer = Composer(services, now=now)
+    period = current_period(sub.frequency, services.settings, composer.now)
+    return composer.build(sub, period)
