@@ -54,12 +54,18 @@ def add(
     day: date | None = FRI,
     published: datetime | None = None,
     abstract: str = "We study things. " * 20,
+    authors: tuple[str, ...] = (
+        "Ada Lovelace",
+        "Charles Babbage",
+        "Mary Somerville",
+        "Alan Turing",
+    ),
 ) -> None:
     paper = Paper(
         pid,
         title or f"Paper {pid}",
         abstract,
-        ("Ada Lovelace", "Charles Babbage", "Mary Somerville", "Alan Turing"),
+        authors,
         categories,
         published=published or datetime(2026, 1, 1),
     )
@@ -231,12 +237,25 @@ def test_never_the_same_paper_twice(store: SQLStore, config: Settings) -> None:
 
 def test_for_you_section_explains_each_paper(store: SQLStore, config: Settings) -> None:
     liked, collected = "2610.00001", "2610.00002"
-    add(store, liked, title="Attention for parsing", day=date(2026, 10, 1))
-    add(store, collected, title="Graph kernels revisited", day=date(2026, 10, 1))
-    add(store, "2611.00001", title="Near the upvoted one")
-    add(store, "2611.00002", title="Near the collected one", day=None, published=THU)
-    add(store, "2611.00003", title="Unrelated")
-    add(store, "2609.00009", title="Old and similar", day=date(2026, 9, 1))
+    papers = {  # each its own words and authors: only the embeddings relate them
+        liked: ("Attention for parsing", date(2026, 10, 1), None),
+        collected: ("Graph kernels revisited", date(2026, 10, 1), None),
+        "2611.00001": ("Near the upvoted one", FRI, None),
+        "2611.00002": ("Near the collected one", None, THU),
+        "2611.00003": ("Unrelated", FRI, None),
+        "2609.00009": ("Old and similar", date(2026, 9, 1), None),
+    }
+    for n, (pid, (title, day, published)) in enumerate(papers.items()):
+        words = f"{title} zq{n}a zq{n}b zq{n}c."
+        add(
+            store,
+            pid,
+            title=title,
+            day=day,
+            published=published,
+            abstract=words,
+            authors=(f"Author {n}",),
+        )
     a, b = unit(1), unit(2)
     embed(
         store,
@@ -260,10 +279,11 @@ def test_for_you_section_explains_each_paper(store: SQLStore, config: Settings) 
     text = message.body_text
     assert "For you" in text
     assert ids_in(text) == ["2611.00001", "2611.00002"]  # most similar first
-    assert "Similar to “Attention for parsing”, which you upvoted" in text
-    assert "Similar to “Graph kernels revisited”, which you collected in “To read”" in text
+    assert "Like “Attention for parsing”" in text  # upvoted
+    assert "Like “Graph kernels revisited”" in text  # collected
     assert "Unrelated" not in text and "Old and similar" not in text
-    assert "which you upvoted" in (message.body_html or "")
+    assert "Like “Attention for parsing”" in (message.body_html or "")
+    assert "More like this: http" in text and "/rate?token=" in text  # one-click rating links
     # without an account there is no "for you": nothing new, skipped
     assert [m.status for m in outbox_of(store, anonymous)] == ["skipped"]
 

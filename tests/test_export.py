@@ -66,6 +66,9 @@ def test_export_holds_what_the_user_made_and_no_secret(
     _token, secret = store.accounts.create_api_token(alice.id, "laptop")
     old, _ = store.accounts.create_api_token(alice.id, "old script")
     store.accounts.revoke_api_token(alice.id, old.id)
+    store.ratings.rate(alice.id, second.id, -1, "card")
+    store.ratings.rate(bob.id, third.id, 1, "card")
+    store.ratings.set_follows(alice.id, categories=["cs.CL"], authors=["Ada Lovelace"])
 
     log_in(client, store, alice)
     client.post("/collections", data=form(client, name="Reading", description="soon", public="on"))
@@ -106,6 +109,10 @@ def test_export_holds_what_the_user_made_and_no_secret(
         ("Moderated", False, True),
     ]
     assert data["comments"][0]["paper_id"] == first.id and data["comments"][0]["edited"] is None
+    assert [(r["paper"], r["value"], r["from"]) for r in data["ratings"]] == [
+        (second.id, -1, "card")
+    ]
+    assert data["following"] == {"categories": ["cs.CL"], "authors": ["Ada Lovelace"]}
     tokens = {t["name"]: t for t in data["api_tokens"]}
     assert set(tokens) == {"laptop", "old script"}
     assert tokens["laptop"]["prefix"] == secret[:10] and tokens["laptop"]["revoked"] is None

@@ -123,6 +123,8 @@ def _community_rows(store: SQLStore) -> None:
         headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         paper_ids=[first],
     )
+    store.ratings.rate(alice.id, second, -1, "card")
+    store.ratings.set_follows(alice.id, categories=["cs.CL"], authors=["Ada Lovelace"])
     now = datetime(2025, 1, 2, 3, 4, 5)
     with store.engine.begin() as conn:
         conn.execute(

@@ -12,6 +12,7 @@ from paperboy.store.collections import CollectionStore
 from paperboy.store.comments import CommentStore
 from paperboy.store.delivery import DeliveryStore
 from paperboy.store.digest_rows import DigestRows
+from paperboy.store.ratings import RatingStore
 from paperboy.store.subscriptions import SubscriptionStore
 from paperboy.store.trending import TrendingQueries
 
@@ -49,6 +50,7 @@ def test_the_store_holds_every_sub_store_the_protocol_names(store: SQLStore) -> 
         ("comments", CommentStore),
         ("trending", TrendingQueries),
         ("digest_rows", DigestRows),
+        ("ratings", RatingStore),
     ]:
         assert hints[name] is cls
         assert isinstance(getattr(store, name), cls)

@@ -280,3 +280,29 @@ class OutboxMessage:
     claimed_by: str | None
     created_at: datetime
     sent_at: datetime | None
+
+
+RATING_SOURCES = ("card", "paper", "search", "similar", "digest", "seed", "library", "api")
+"""Where a rating may come from (kept with it, so a reader's ratings page can say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A reader's private "more like this" (+1) or "not for me" (-1) on one paper."""
+
+    user_id: int
+    paper_id: str
+    value: int
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderProfile:
+    """What a reader follows besides their ratings (empty for a reader who set nothing)."""
+
+    user_id: int
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    feed_key: str | None = None
+    last_visit_at: datetime | None = None

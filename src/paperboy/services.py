@@ -17,11 +17,15 @@ from zoneinfo import ZoneInfo
 
 from paperboy.community.account_flows import AccountFlows
 from paperboy.community.accounts import Accounts, LoginPolicy, Signer, site_secret
+from paperboy.community.cold_start import ColdStart
 from paperboy.community.collections import Collections
 from paperboy.community.comments import CommentService
 from paperboy.community.moderation import Moderation
+from paperboy.community.ratings import Ratings
 from paperboy.community.votes import Votes
 from paperboy.digest.subscribe import SubscriptionService
+from paperboy.embed.model import MODEL_NAME
+from paperboy.rank.recommend import Recommender
 from paperboy.rank.service import TrendingService
 from paperboy.search.service import SearchService
 from paperboy.settings import Settings
@@ -43,6 +47,8 @@ class Services:
     comments: CommentService
     collections: Collections
     moderation: Moderation
+    ratings: Ratings  # a reader's private ratings and follows
+    foryou: Recommender  # the personal ranker over the store, for every surface
     trending: TrendingService
     subscriptions: SubscriptionService  # the email digest: subscribe, manage, unsubscribe
 
@@ -52,6 +58,11 @@ class Services:
         from paperboy.search import open_search
 
         return open_search(self.settings, self.store)
+
+    @cached_property
+    def cold_start(self) -> ColdStart:
+        """Seed papers and library files turned into a reader's first ratings."""
+        return ColdStart(self.store, self.settings, lambda: self.search)
 
     def close(self) -> None:
         """Close the search indexes if they were opened; the store stays open (its opener
@@ -100,6 +111,8 @@ def build(
         comments=CommentService(store, settings.rate_comment),
         collections=Collections(store),
         moderation=Moderation(store),
+        ratings=Ratings(store, settings),
+        foryou=Recommender(store, MODEL_NAME),
         trending=TrendingService(store.engine, settings.trending_gravity),
         subscriptions=SubscriptionService(settings, store, secret),
     )

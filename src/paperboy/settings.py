@@ -246,6 +246,18 @@ class Settings(BaseSettings):
     rate_comment: str = Field(
         default="10/minute", description="Comments and edits per user (N/period)."
     )
+    rate_rating: str = Field(
+        default="120/minute",
+        description="Private ratings ('more like this', 'not for me') per user (N/period).",
+    )
+    recommend_rate_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Requests a minute one client (address) may make of the recommendations "
+        "API (/api/recommendations, /recommendations/v1/...); a bearer token gets four times "
+        "as many.",
+    )
     submit_max_age_days: int = Field(
         default=7,
         ge=0,

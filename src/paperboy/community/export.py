@@ -97,4 +97,25 @@ def export_user(store: SQLStore, user: User, *, now: datetime | None = None) -> 
         "collections": _collections(store, user.id),
         "comments": _comments(store, user.id),
         "api_tokens": _tokens(store, user.id),
+        "ratings": _ratings(store, user.id),
+        "following": _following(store, user.id),
     }
+
+
+def _ratings(store: SQLStore, user_id: int) -> list[dict[str, Any]]:
+    """The reader's private ratings, newest first (every one of them: ``MAX_RATINGS`` at most)."""
+    return [
+        {
+            "paper": r.paper_id,
+            "rating": "more like this" if r.value > 0 else "not for me",
+            "value": r.value,
+            "from": r.source,
+            "at": _iso(r.created_at),
+        }
+        for r in store.ratings.ratings_of(user_id, limit=100_000)
+    ]
+
+
+def _following(store: SQLStore, user_id: int) -> dict[str, Any]:
+    profile = store.ratings.profile(user_id)
+    return {"categories": list(profile.categories), "authors": list(profile.authors)}

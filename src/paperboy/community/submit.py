@@ -155,13 +155,10 @@ def submit_paper(
     return SubmitResult(paper, today, user.username, fetched)
 
 
-def arxiv_fetch(settings: Settings, store: Store) -> Fetch:
-    """A ``Fetch`` through the project's arXiv API client (paced, retried, logged in the ingest
-    log). A web request should not wait minutes: retries and waits are kept short here."""
-    from paperboy.ingest.arxiv_api import fetch_papers
-    from paperboy.ingest.http import ArxivHttp
-
-    quick = settings.model_copy(
+def quick_settings(settings: Settings) -> Settings:
+    """``settings`` with the arXiv client's retries and waits kept short: a web request should
+    not wait minutes."""
+    return settings.model_copy(
         update={
             "arxiv_retries": min(settings.arxiv_retries, 1),
             "arxiv_timeout": min(settings.arxiv_timeout, 20.0),
@@ -169,6 +166,15 @@ def arxiv_fetch(settings: Settings, store: Store) -> Fetch:
             "arxiv_max_retry_after": min(settings.arxiv_max_retry_after, 10.0),
         }
     )
+
+
+def arxiv_fetch(settings: Settings, store: Store) -> Fetch:
+    """A ``Fetch`` through the project's arXiv API client (paced, retried, logged in the ingest
+    log), with the short waits of ``quick_settings``."""
+    from paperboy.ingest.arxiv_api import fetch_papers
+    from paperboy.ingest.http import ArxivHttp
+
+    quick = quick_settings(settings)
 
     def fetch(paper_id: str) -> Paper | None:
         with ArxivHttp(quick, store) as http:

@@ -14,10 +14,11 @@ moderators hid, and no paper twice:
    in trending order (:mod:`paperboy.rank.service`'s formula at its reference time), in the
    subscriber's categories (prefixes: ``cs`` takes ``cs.CL``) with at least their minimum
    upvotes; ``settings.digest_size`` at most.
-2. **For you** (a subscription linked to an account): papers new since then (entered the feed
-   or published), ranked by :mod:`paperboy.rank.foryou` (their best cosine similarity to a
-   paper the user upvoted or collected), each with that paper as its reason;
-   ``settings.digest_for_you`` at most, and only papers at least ``MIN_SIMILARITY`` alike.
+2. **For you** (a subscription linked to an account): papers new since then (entered the
+   feed or published), ranked for the reader by :mod:`paperboy.rank.recommend` (ratings,
+   upvotes, collections and follows: the ranking of their ``/for-you`` page), each with its
+   strongest reasons and one-click "more like this" / "not for me" links;
+   ``settings.digest_for_you`` at most.
 3. **Alerts**: for each saved search, new papers that match it (the search service, as the
    search page ranks them), ``ALERT_SIZE`` at most each.
 
@@ -33,27 +34,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from paperboy.clock import chunks, utc_now
+from paperboy.community.mailer import link
+from paperboy.community.ratings import rating_token
 from paperboy.digest.content import (
     Digest,
     DigestPaper,
     Section,
     alert_why,
     excerpt,
+    for_you_why,
     matches_categories,
     short_authors,
-    similar_why,
     squash,
     trending_why,
 )
 from paperboy.digest.periods import Period, as_utc, due_periods
 from paperboy.digest.render import Renderer, as_email
 from paperboy.models import Alert, Paper, Subscription
-from paperboy.rank.foryou import Candidates, ForYouRanker
+from paperboy.rank.personal import Candidates, Reason, rank
 from paperboy.rank.trending import Breakdown
 
 if TYPE_CHECKING:
@@ -113,12 +116,20 @@ def take(candidates: Iterable[tuple[str, str]], skip: set[str], size: int) -> Pi
     return picked
 
 
+def worth_mailing(reason: Reason, followed_categories: set[str]) -> bool:
+    """Whether a reason alone earns a paper a place in "for you": likeness to rated papers,
+    shared words or authors; a category only when the reader follows it (sharing the
+    category of everything they read is not news)."""
+    if reason.weight <= 0:
+        return False
+    return reason.kind != "category" or reason.label in followed_categories
+
+
 class Composer:
     """Builds digests for one run, caching what subscribers share (rankings, new papers,
     vectors, alert searches). Read-only until :meth:`enqueue`."""
 
     def __init__(self, services: Services, *, now: datetime | None = None) -> None:
-        from paperboy.embed.model import MODEL_NAME
 
         store = services.store
         self.services = services
@@ -131,7 +142,7 @@ class Composer:
         self.reference = self.trending.now(self.now)
         self.hidden = store.activity.hidden_papers()
         self.rows = store.digest_rows
-        self.for_you = ForYouRanker(store, self.rows, MODEL_NAME, self.hidden)
+        self._pools: dict[date, Candidates] = {}  # papers new since a day, for "for you"
         self.renderer = Renderer(settings, self.secret, self.now)
         self._search: SearchService | None = None
         self._search_broken = False
@@ -139,7 +150,6 @@ class Composer:
         self._papers: dict[str, Paper] = {}
         self._upvotes: dict[str, int] = {}
         self._new: dict[date, frozenset[str]] = {}
-        self._candidates: dict[date, Candidates] = {}
         self._alert_hits: dict[tuple[str, str, date], list[str]] = {}
         self._shown: dict[tuple[str, str], DigestPaper] = {}
         self._sent: dict[int, set[str]] = {}  # prefetched: subscription id -> sent papers
@@ -176,12 +186,6 @@ class Composer:
             self._new[first_day] = frozenset(self.rows.new_paper_ids(first_day) - self.hidden)
         return self._new[first_day]
 
-    def _new_candidates(self, first_day: date) -> Candidates:
-        if first_day not in self._candidates:
-            ids = sorted(self.new_papers(first_day))
-            self._candidates[first_day] = self.for_you.candidates(ids)
-        return self._candidates[first_day]
-
     def search(self) -> SearchService | None:
         if self._search is None and not self._search_broken:
             try:
@@ -209,6 +213,16 @@ class Composer:
             self._shown[(pid, why)] = shown
         return shown
 
+    def _rated(self, sub: Subscription, paper: DigestPaper) -> DigestPaper:
+        """``paper`` with one-click rating links, in the digest of an account's address."""
+        if sub.user_id is None:
+            return paper
+        more, less = (
+            link(self.settings, "/rate", rating_token(self.secret, sub.user_id, paper.id, v))
+            for v in (1, -1)
+        )
+        return replace(paper, more_url=more, less_url=less)
+
     def _trending_candidates(
         self, sub: Subscription, first_day: date, skip: set[str]
     ) -> Iterator[tuple[str, str]]:
@@ -225,15 +239,24 @@ class Composer:
         return take(candidates, skip, self.settings.digest_size)
 
     def for_you_section(self, user_id: int, first_day: date, skip: set[str]) -> Picked:
+        """The reader's personal ranking (``paperboy.rank.recommend``, the same as their
+        ``/for-you`` page) of the papers new since ``first_day``: the best
+        ``settings.digest_for_you`` that score above 0, never one they rated."""
         size = self.settings.digest_for_you
-        picks = self.for_you.rank(user_id, lambda: self._new_candidates(first_day), skip, size)
-        self._load([p.paper_id for p in picks] + [p.source_id for p in picks])
-        out = []
-        for pick in picks:
-            source = self._papers.get(pick.source_id)
-            title = squash(source.title) if source is not None else pick.source_id
-            out.append((pick.paper_id, similar_why(title, pick.how)))
-        return out
+        foryou = self.services.foryou
+        profile = foryou.profile(user_id)
+        if foryou.is_empty(profile):
+            return []
+        if first_day not in self._pools:
+            self._pools[first_day] = foryou.pool(sorted(self.new_papers(first_day)))
+        ranked = rank(profile, self._pools[first_day], limit=size * 3)
+        followed = set(profile.followed_categories)
+        candidates = (
+            (r.paper_id, for_you_why(r.why))
+            for r in ranked
+            if r.score > 0 and any(worth_mailing(reason, followed) for reason in r.why)
+        )
+        return take(candidates, skip, size)
 
     def alert_ids(self, alert: Alert, first_day: date) -> list[str]:
         """New papers matching the alert's query, best first (cached per query and day)."""
@@ -310,7 +333,7 @@ class Composer:
         self._load(ids)
         self._counts(ids)
         sections = tuple(
-            Section(kind, heading, tuple(self._paper(pid, why) for pid, why in picked))
+            Section(kind, heading, tuple(self._rated(sub, self._paper(p, w)) for p, w in picked))
             for kind, heading, picked in parts
             if picked
         )

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from paperboy.digest.periods import Period
 from paperboy.models import Subscription
@@ -33,6 +34,8 @@ class DigestPaper:
     why: str  # one line: why it is in this digest
     excerpt: str  # the abstract's start, about two lines
     url: str  # {base_url}/papers/{id}
+    more_url: str | None = None  # one-click "more like this" (digests of an account)
+    less_url: str | None = None  # one-click "not for me"
 
     @property
     def excerpt_lines(self) -> list[str]:
@@ -125,8 +128,24 @@ def trending_why(b: Breakdown) -> str:
     )
 
 
-def similar_why(source_title: str, how: str) -> str:
-    return f"Similar to “{source_title}”, which {how}"
+_WHY_TEXT = {
+    "similar": "Like “{}”",
+    "words": "Shares “{}” with papers you like",
+    "author": "By {}",
+    "category": "In {}",
+    "popularity": "{}",
+}
+
+
+def for_you_why(reasons: Sequence[Any]) -> str:
+    """One line from a personal ranking's reasons (``paperboy.rank.personal.Reason``): its two
+    strongest positive ones."""
+    parts = [
+        _WHY_TEXT[r.kind].format(squash(r.label))
+        for r in sorted(reasons, key=lambda r: -r.weight)
+        if r.weight > 0 and r.kind in _WHY_TEXT
+    ]
+    return "; ".join(parts[:2]) or "Ranked for you"
 
 
 def alert_why(query: str) -> str:
@@ -142,7 +161,7 @@ __all__ = [
     "matches_categories",
     "plural",
     "short_authors",
-    "similar_why",
+    "for_you_why",
     "squash",
     "trending_why",
 ]

@@ -16,6 +16,7 @@ from paperboy.store.collections import CollectionStore
 from paperboy.store.comments import CommentStore
 from paperboy.store.delivery import DeliveryStore
 from paperboy.store.digest_rows import DigestRows
+from paperboy.store.ratings import RatingStore
 from paperboy.store.subscriptions import SubscriptionStore
 from paperboy.store.trending import TrendingQueries
 
@@ -55,6 +56,7 @@ class Store(Protocol):
     comments: CommentStore  # comments under papers, moderation of comments and users
     trending: TrendingQueries  # the queries behind the trending ranking
     digest_rows: DigestRows  # the queries digests are composed from
+    ratings: RatingStore  # readers' private ratings and followed categories and authors
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         """Insert or merge papers and feed entries in one transaction (see ``merge``).
@@ -71,6 +73,8 @@ class Store(Protocol):
     def get_paper(self, paper_id: str) -> Paper | None: ...
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]: ...
+
+    def papers_by_doi(self, dois: Sequence[str]) -> dict[str, Paper]: ...
 
     def vote_counts(self, ids: Sequence[str]) -> dict[str, tuple[int, int]]: ...
 

@@ -139,6 +139,18 @@ class PaperReads(SubStore):
                     found[row.id] = paper_from_row(row)
         return found
 
+    def papers_by_doi(self, dois: Sequence[str]) -> dict[str, Paper]:
+        """The stored papers whose DOI is one of ``dois`` (compared without case), by the DOI
+        as given."""
+        wanted = {d.strip().lower(): d for d in dois if d and d.strip()}
+        found: dict[str, Paper] = {}
+        column = func.lower(papers.c.doi)
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(wanted)):
+                for row in conn.execute(select(papers).where(column.in_(chunk))):
+                    found[wanted[row.doi.lower()]] = paper_from_row(row)
+        return found
+
     def vote_counts(self, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         """(upvotes, comments) of each paper among ``ids`` that was ever in the feed or has
         activity here: the largest imported counts of its feed entries (each entry is a

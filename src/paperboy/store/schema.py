@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -63,6 +64,7 @@ papers = Table(
     Index("ix_papers_change_seq", "change_seq", "id"),
     Index("ix_papers_published", "published"),
 )
+Index("ix_papers_doi", func.lower(papers.c.doi))  # library files match papers by DOI
 
 feed_entries = Table(
     "feed_entries",
@@ -357,3 +359,29 @@ sent_papers = Table(
     _ref("outbox_id", Integer, "outbox.id", nullable=False),
 )
 """Which papers went into which subscriber's digests: a paper is never put in twice."""
+
+# -- one reader's radar: private ratings and the profile the personal ranker reads (0009) ------
+
+ratings = Table(
+    "ratings",
+    metadata,
+    _ref("user_id", Integer, "users.id", primary_key=True),
+    _ref("paper_id", String(64), "papers.id", primary_key=True),
+    Column("value", Integer, nullable=False),  # +1 "more like this", -1 "not for me"
+    Column("source", String(16), nullable=False),  # where it was given: card, paper, digest, ...
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_ratings_user", "user_id", "created_at"),
+)
+"""A reader's private thumbs up and down; only their owner ever sees them."""
+
+reader_profiles = Table(
+    "reader_profiles",
+    metadata,
+    _ref("user_id", Integer, "users.id", primary_key=True),
+    Column("categories", JSON, nullable=False),  # followed arXiv categories, e.g. ["cs.CL"]
+    Column("authors", JSON, nullable=False),  # followed author names, as written
+    Column("feed_key", String(64), nullable=True, unique=True),  # the secret of the Atom feed
+    Column("last_visit_at", DateTime, nullable=True),  # of /for-you: "new since your last visit"
+    Column("updated_at", DateTime, nullable=False),
+)
+"""What a reader told the personal ranker besides ratings: categories and authors to follow."""

@@ -29,6 +29,7 @@ from paperboy.store.digest_rows import DigestRows
 from paperboy.store.embeddings import EmbeddingStore
 from paperboy.store.ingest_log import IngestLog
 from paperboy.store.papers import PaperReads
+from paperboy.store.ratings import RatingStore
 from paperboy.store.schema import store_state
 from paperboy.store.subscriptions import SubscriptionStore
 from paperboy.store.trending import TrendingQueries
@@ -48,6 +49,7 @@ class SQLStore(PaperReads, IngestLog, EmbeddingStore, ChangeFeed):
         self.comments = CommentStore(engine)
         self.trending = TrendingQueries(engine)
         self.digest_rows = DigestRows(engine)
+        self.ratings = RatingStore(engine)
 
     def upsert(self, records: Sequence[Record], *, bulk: bool = False) -> UpsertCounts:
         if not records:

@@ -25,9 +25,11 @@ from paperboy.web import (
     comments,
     errors,
     feeds,
+    foryou,
     headers,
     moderation,
     pages,
+    ratings,
     subscriptions,
     votes,
 )
@@ -38,7 +40,7 @@ from paperboy.web.head import HeadAsGet
 from paperboy.web.pages import PaperPanel
 from paperboy.web.templating import templates
 
-CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import", "/unsubscribe")
+CSRF_EXEMPT: tuple[str, ...] = ("/api/papers/import", "/unsubscribe", "/rate")
 """Paths whose POSTs need no CSRF token because they never act on a cookie: the push API
 answers only to its own bearer token, and the RFC 8058 one-click ``POST /unsubscribe`` (sent
 by mail providers, without cookies) only to the signed token in its URL. (Any request with a
@@ -48,6 +50,8 @@ bearer token needs none either.)"""
 ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
     votes.router,
+    ratings.router,
+    foryou.router,
     comments.router,
     collections.router,
     moderation.router,
@@ -73,6 +77,7 @@ def register_templates() -> None:
     templates.env.filters["paragraphs"] = pages.paragraphs
     templates.env.filters["highlight"] = highlight
     templates.env.globals.update(subscriptions.TEMPLATE_GLOBALS)
+    templates.env.globals["my_ratings"] = ratings.rated
     if pages.site_context not in templates.context_processors:
         templates.context_processors.append(pages.site_context)
 
@@ -122,6 +127,7 @@ def create_app(
     app.state.paper_panels = PAPER_PANELS
     if settings.search_preload:
         threading.Thread(target=services.search.warm, name="search-warm", daemon=True).start()
+        threading.Thread(target=services.foryou.warm, name="foryou-warm", daemon=True).start()
     register_templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     apidocs.install(app)

@@ -267,8 +267,29 @@ async def _disconnected() -> Message:
     return {"type": "http.disconnect"}
 
 
+def _multipart_token(content_type: str, body: bytes) -> str | None:
+    """The CSRF field of a multipart form (a file upload): its part's value, found by the
+    boundary of ``content_type``; None when there is none."""
+    params = dict(part.strip().split("=", 1) for part in content_type.split(";")[1:] if "=" in part)
+    boundary = params.get("boundary", "").strip('"')
+    if not boundary or len(boundary) > 200:
+        return None
+    wanted = f'name="{CSRF_FIELD}"'.encode()
+    for part in body.split(b"--" + boundary.encode()):
+        head, _, value = part.partition(b"\r\n\r\n")
+        if wanted in head and b"filename=" not in head:
+            try:
+                return value.rstrip(b"\r\n").decode("ascii")
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
 def _form_token(scope: Scope, body: bytes) -> str | None:
-    kind = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    content_type = header(scope, b"content-type") or ""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        return _multipart_token(content_type, body)
     if kind != "application/x-www-form-urlencoded":
         return None
     try:
