@@ -172,7 +172,7 @@ def test_mailed_rating_links_need_a_button_and_no_login(
     assert store.ratings.values_for(alice.id, ["2405.00002"]) == {"2405.00002": -1}
     assert client.post("/rate", data={"token": token}).status_code == 200  # twice is fine
     forged = client.get("/rate", params={"token": token[:-3] + "abc"})
-    assert forged.status_code == 400
+    assert forged.status_code == 403
 
 
 def test_ratings_page_and_delete(

@@ -115,7 +115,7 @@ def _mailed_page(request: Request, token: str, *, done: bool, status_code: int =
         context["error"] = (
             str(exc) if isinstance(exc, AccountError) else "That paper is not here any more."
         )
-        status_code = 400 if isinstance(exc, AccountError) else 404
+        status_code = 403 if isinstance(exc, AccountError) else 404  # the token is the credential
     return render(request, "rate_link.html", context, status_code=status_code)
 
 
