@@ -207,3 +207,18 @@ def test_rating_buttons_on_paper_and_search_pages_only_for_readers(
     assert "Not for you: similar papers rank lower." in page.text and "Undo" in page.text
     found = client.get("/search", params={"q": "molecules", "mode": "keyword"})
     assert found.status_code == 200 and 'name="source" value="search"' in found.text
+
+
+def test_the_day_sorted_for_you_with_reasons(
+    client: TestClient, store: SQLStore, alice: User, papers: None
+) -> None:
+    log_in(client, store, alice)
+    plain = ids_in_order(client.get("/papers", params={"date": DAY.isoformat()}).text)
+    assert plain == list(TOPICS)  # by upvotes
+    client.post("/papers/2405.00003/rate", data=form(client, value="1", source="card"))
+    page = client.get("/papers", params={"date": DAY.isoformat(), "sort": "for-you"})
+    assert "ranked for you" in page.text and "Why for you" in page.text
+    order = ids_in_order(page.text)
+    assert len(order) == len(TOPICS)  # every paper of the day, the rated one last
+    assert order[0] == "2405.00004" and order[-1] == "2405.00003"  # the molecules paper first
+    assert 'value="for-you"' in page.text  # the category form keeps the order

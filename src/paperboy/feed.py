@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from paperboy.errors import InvalidPeriod
-from paperboy.models import FeedItem
+from paperboy.models import CategoryFilter, FeedItem
 from paperboy.store.base import FeedSort, Store
 
 PeriodKind = Literal["day", "week", "month"]
@@ -162,15 +162,21 @@ def daily_feed(
     page: int = 0,
     page_size: int = 30,
     sort: FeedSort = "upvotes",
+    categories: CategoryFilter | None = None,
 ) -> FeedView:
-    """The feed for ``period`` (default: the latest day that has papers)."""
+    """The feed for ``period`` (default: the latest day that has papers), in ``categories``."""
     latest = store.latest_feed_date()
     if period is None:
         if latest is None:
             return FeedView(None, [], 0, 0, page_size, None, None, None)
         period = period_of("day", latest)
     result = store.feed(
-        period.start, period.end, sort=sort, offset=page * page_size, limit=page_size
+        period.start,
+        period.end,
+        sort=sort,
+        offset=page * page_size,
+        limit=page_size,
+        categories=categories,
     )
     before, after = result.before, result.after
     return FeedView(

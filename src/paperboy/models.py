@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -306,3 +307,41 @@ class ReaderProfile:
     authors: tuple[str, ...] = ()
     feed_key: str | None = None
     last_visit_at: datetime | None = None
+
+
+def _prefix_matches(category: str, token: str) -> bool:
+    """``cs`` takes ``cs`` and ``cs.CL``; ``cs.CL`` takes only ``cs.CL`` (case ignored)."""
+    category, token = category.lower(), token.lower()
+    return category == token or ("." not in token and category.startswith(token + "."))
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryFilter:
+    """Categories to include (any of them) and to exclude (none of them), as arXiv spells
+    them. Empty: every paper matches (and it is false)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def matches(self, categories: Sequence[str]) -> bool:
+        """Whether a paper listed in ``categories`` (primary and cross-lists) passes."""
+        if self.include and not any(
+            _prefix_matches(c, t) for c in categories for t in self.include
+        ):
+            return False
+        return not any(_prefix_matches(c, t) for c in categories for t in self.exclude)
+
+    def as_param(self) -> str:
+        """The filter as the ``cat`` parameter's value: ``cs,-cs.CY``."""
+        return ",".join([*self.include, *(f"-{t}" for t in self.exclude)])
+
+    def describe(self) -> str:
+        """The papers the filter keeps, in words: "cs.CL or cs.LG papers", "cs papers outside
+        cs.CY", "papers outside cs.CY"."""
+        phrase = f"{' or '.join(self.include)} papers" if self.include else "papers"
+        if self.exclude:
+            phrase += f" outside {' and '.join(self.exclude)}"
+        return phrase

@@ -9,7 +9,15 @@ from typing import Literal, Protocol
 
 from sqlalchemy import Engine
 
-from paperboy.models import FeedEntry, FeedItem, IngestRun, Paper, Record, UpsertCounts
+from paperboy.models import (
+    CategoryFilter,
+    FeedEntry,
+    FeedItem,
+    IngestRun,
+    Paper,
+    Record,
+    UpsertCounts,
+)
 from paperboy.store.accounts import AccountStore
 from paperboy.store.activity import ActivityStore
 from paperboy.store.collections import CollectionStore
@@ -88,6 +96,7 @@ class Store(Protocol):
         sort: FeedSort = "upvotes",
         offset: int = 0,
         limit: int = 50,
+        categories: CategoryFilter | None = None,
     ) -> FeedPage:
         """Feed entries with ``start <= feed_date <= end``."""
         ...

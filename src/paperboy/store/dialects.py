@@ -6,11 +6,24 @@ import operator
 import os
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    cast,
+    create_engine,
+    event,
+    not_,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from paperboy.errors import RecordRejected
+from paperboy.models import CategoryFilter
 from paperboy.store.schema import store_state
 
 
@@ -229,3 +242,21 @@ def insert_for(engine: Engine, table: Any) -> Any:
     if engine.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def category_clause(column: Any, wanted: CategoryFilter) -> Any:
+    """SQL for "a paper listed in the JSON list ``column`` passes ``wanted``", on both engines:
+    a case-blind match on the list's JSON text, where each category stands quoted (``"cs.CL"``)
+    and an archive token also takes its categories (``"cs.``). Tokens are validated arXiv
+    names (letters, digits, dots and dashes: no LIKE wildcard) and travel as bind parameters."""
+    listed = cast(column, Text)
+
+    def one(token: str) -> Any:
+        quoted = listed.ilike(f'%"{token}"%')
+        return quoted if "." in token else or_(quoted, listed.ilike(f'%"{token}.%'))
+
+    clauses = []
+    if wanted.include:
+        clauses.append(or_(*(one(t) for t in wanted.include)))
+    clauses.extend(not_(one(t)) for t in wanted.exclude)
+    return and_(*clauses)

@@ -9,9 +9,9 @@ from typing import Any, Literal
 from sqlalchemy import and_, func, select
 
 from paperboy.clock import chunks
-from paperboy.models import FeedEntry, FeedItem, Paper
+from paperboy.models import CategoryFilter, FeedEntry, FeedItem, Paper
 from paperboy.store.base import FeedPage, FeedSort, PeriodCount
-from paperboy.store.dialects import database_size_bytes, group_by_month
+from paperboy.store.dialects import category_clause, database_size_bytes, group_by_month
 from paperboy.store.rows import SHOWN_ENTRY, SHOWN_UPVOTES, entry_from_row, paper_from_row
 from paperboy.store.schema import feed_entries, paper_activity, papers
 from paperboy.store.substore import SubStore
@@ -45,18 +45,24 @@ class PaperReads(SubStore):
         sort: FeedSort = "upvotes",
         offset: int = 0,
         limit: int = 50,
+        categories: CategoryFilter | None = None,
     ) -> FeedPage:
         fe = feed_entries
         pa = paper_activity
         joined = fe.outerjoin(pa, pa.c.paper_id == fe.c.paper_id)
         # Hidden papers leave the feed; counts are the imported ones plus those made here.
         window = and_(fe.c.feed_date.between(start, end), pa.c.hidden_at.is_(None))
+        with_papers = joined.join(papers, papers.c.id == fe.c.paper_id)
+        shown = with_papers  # the page's rows, whatever the filter
+        if categories:  # only papers listed in the wanted categories
+            joined = with_papers
+            window = and_(window, category_clause(papers.c.categories, categories))
         # Page through the small feed index first, then fetch only the papers on the page:
         # sorting whole paper rows (abstracts included) would cost far more.
         if sort == "published":
             keys = (
                 select(fe.c.id)
-                .select_from(joined.join(papers, papers.c.id == fe.c.paper_id))
+                .select_from(with_papers)
                 .where(window)
                 .order_by(fe.c.feed_date.desc(), papers.c.published.desc(), fe.c.paper_id.desc())
             )
@@ -74,7 +80,7 @@ class PaperReads(SubStore):
             ids = list(conn.execute(keys.offset(offset).limit(limit)).scalars())
             rows = conn.execute(
                 select(papers, fe.c.id.label("entry_id"), *SHOWN_ENTRY)
-                .select_from(joined.join(papers, papers.c.id == fe.c.paper_id))
+                .select_from(shown)
                 .where(fe.c.id.in_(ids))
             ).all()
             before = conn.execute(select(func.max(fe.c.feed_date)).where(fe.c.feed_date < start))

@@ -18,15 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
+from paperboy.categories import parse_categories
 from paperboy.community.papers import shown_paper
-from paperboy.errors import InvalidArxivId, InvalidPeriod
+from paperboy.errors import Invalid, InvalidArxivId, InvalidPeriod
 from paperboy.feed import FeedView, Period, daily_feed, parse_period, period_of
 from paperboy.models import Paper
 from paperboy.search.service import MODES, SearchService
 from paperboy.store.base import Store
 from paperboy.web.auth import csrf_input, csrf_token, current_user, login_url
+from paperboy.web.feed_order import FEED_SORTS, feed_tail, personal_view, sort_links
 from paperboy.web.params import (
     ArxivRef,
+    CategoryText,
     DateFilterText,
     FilterText,
     Page,
@@ -110,39 +113,61 @@ def _focus_day(store: Store, period: Period) -> date:
     return day if day is not None and day >= period.start else period.start
 
 
-def _views(store: Store, period: Period) -> list[NavLink]:
+def _views(store: Store, period: Period, tail: str = "") -> list[NavLink]:
     """Links that show the same stretch of time as a day, a week or a month."""
     day = _focus_day(store, period)
     links = []
     for kind, label in (("day", "Day"), ("week", "Week"), ("month", "Month")):
         target = period if kind == period.kind else period_of(kind, day)  # type: ignore[arg-type]
-        links.append(NavLink(label, f"/papers?{target.query()}", kind == period.kind))
+        links.append(NavLink(label, f"/papers?{target.query()}{tail}", kind == period.kind))
     return links
 
 
-def _page_links(view: FeedView) -> list[NavLink]:
+def _page_links(view: FeedView, tail: str = "") -> list[NavLink]:
     if view.period is None or view.total <= view.page_size:
         return []
-    base = f"/papers?{view.period.query()}"
+    base = f"/papers?{view.period.query()}{tail}"
     return [
         NavLink(str(n), base if n == 1 else f"{base}&page={n}", n == view.page + 1)
         for n in range(1, view.pages + 1)
     ]
 
 
-def _feed_page(request: Request, period: Period | None, page: int) -> HTMLResponse:
+def _feed_page(
+    request: Request, period: Period | None, page: int, cat: str = "", sort: str = "upvotes"
+) -> HTMLResponse:
     settings = request.app.state.settings
     store = store_of(request)
-    view = daily_feed(store, period, page=page - 1, page_size=settings.page_size)
-    context: dict[str, Any] = {"view": view, "period": view.period}
+    if sort not in FEED_SORTS:
+        raise Invalid(f"sort must be one of {', '.join(FEED_SORTS)}", "sort")
+    wanted = parse_categories(cat)
     user = current_user(request)
+    view = daily_feed(
+        store, period, page=page - 1, page_size=settings.page_size, categories=wanted or None
+    )
+    why: dict[str, Any] = {}
+    if sort == "for-you" and user is not None and view.period is not None:
+        view, why = personal_view(request, user.id, view, wanted or None)
+    tail = feed_tail(wanted.as_param(), sort)
+    context: dict[str, Any] = {
+        "view": view,
+        "period": view.period,
+        "why": why,
+        "tail": tail,
+        "sort": sort,
+        "cat": wanted.as_param(),
+        "cat_words": wanted.describe() if wanted else "",
+    }
     ids = [item.paper.id for item in view.items]
     context["voted"] = store.activity.voted(user.id, ids) if user is not None and ids else set()
     if view.period is not None:
-        base = f"/papers?{view.period.query()}"
+        base = f"/papers?{view.period.query()}{tail}"
+        context["sort_links"] = sort_links(
+            f"/papers?{view.period.query()}{feed_tail(wanted.as_param(), '')}", sort
+        )
         context.update(
-            views=_views(store, view.period),
-            pages=_page_links(view),
+            views=_views(store, view.period, tail),
+            pages=_page_links(view, tail),
             previous_page=(
                 f"{base}&page={view.page}" if view.page > 1 else base if view.page == 1 else None
             ),
@@ -154,9 +179,14 @@ def _feed_page(request: Request, period: Period | None, page: int) -> HTMLRespon
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, page: Annotated[Page, Query()] = 1) -> HTMLResponse:
-    """The latest day that has papers."""
-    return _feed_page(request, None, page)
+def home(
+    request: Request,
+    page: Annotated[Page, Query()] = 1,
+    cat: Annotated[CategoryText, Query()] = "",
+    sort: Annotated[Word, Query()] = "upvotes",
+) -> HTMLResponse:
+    """The latest day that has papers (``cat``: categories, ``sort=for-you``: ranked for you)."""
+    return _feed_page(request, None, page, cat, sort)
 
 
 @router.get("/papers", response_class=HTMLResponse)
@@ -166,9 +196,12 @@ def papers(
     week: PeriodText | None = None,
     month: PeriodText | None = None,
     page: Annotated[Page, Query()] = 1,
+    cat: Annotated[CategoryText, Query()] = "",
+    sort: Annotated[Word, Query()] = "upvotes",
 ) -> HTMLResponse:
-    """One day (``date=YYYY-MM-DD``), ISO week (``week=YYYY-Www``) or month (``month=YYYY-MM``)."""
-    return _feed_page(request, parse_period(day, week, month), page)
+    """One day (``date=YYYY-MM-DD``), ISO week (``week=YYYY-Www``) or month (``month=YYYY-MM``);
+    ``cat=cs.CL,-cs.CY`` narrows it to categories, ``sort=for-you`` ranks it for the reader."""
+    return _feed_page(request, parse_period(day, week, month), page, cat, sort)
 
 
 @router.get("/open")

@@ -66,6 +66,9 @@ FeedSearchText = Annotated[str, MaxLen(2_000)]
 FilterText = Annotated[str, MaxLen(200)]
 """A search filter field: category or author."""
 
+CategoryText = Annotated[str, MaxLen(200)]
+"""A category filter of the feed pages and feeds (``cs.CL,-cs.CY``: ``paperboy.categories``)."""
+
 DateFilterText = Annotated[str, MaxLen(20)]
 """A search filter date: YYYY, YYYY-MM or YYYY-MM-DD."""
 
