@@ -418,7 +418,7 @@ def test_openapi_lists_both_routes_with_documented_parameters(client: TestClient
     schema = response.json()
     daily = schema["paths"]["/api/daily_papers"]["get"]
     params = {p["name"]: p for p in daily["parameters"]}
-    assert set(params) == {"date", "week", "month", "p", "limit", "sort", "submitter"}
+    assert set(params) == {"date", "week", "month", "p", "limit", "sort", "submitter", "cat"}
     assert all(p.get("description") for p in params.values())
     assert all(p["in"] == "query" for p in params.values())
     paper = schema["paths"]["/api/papers/{arxiv_id}"]["get"]

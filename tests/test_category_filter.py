@@ -88,3 +88,15 @@ def test_for_you_sort_needs_a_reader(client: TestClient, feed: None) -> None:
     page = client.get("/papers", params={"date": DAY.isoformat(), "sort": "for-you"})
     assert page.status_code == 200 and "Log in to see this day ranked for you" in page.text
     assert client.get("/", params={"sort": "sideways"}).status_code == 400
+
+
+def test_daily_feed_takes_the_filter(client: TestClient, feed: None) -> None:
+    import feedparser
+
+    answer = client.get("/feeds/daily.atom", params={"date": DAY.isoformat(), "cat": "cs.CL"})
+    parsed = feedparser.parse(answer.content)
+    assert not parsed.bozo and len(parsed.entries) == 2
+    assert "cs.CL papers" in parsed.feed.title
+    page = client.get("/papers", params={"date": DAY.isoformat(), "cat": "cs.CL"})
+    assert "/feeds/daily.atom?date=2024-05-06&amp;cat=cs.CL" in page.text
+    assert client.get("/feeds/daily.rss", params={"cat": "'"}).status_code == 400

@@ -222,3 +222,24 @@ def test_the_day_sorted_for_you_with_reasons(
     assert len(order) == len(TOPICS)  # every paper of the day, the rated one last
     assert order[0] == "2405.00004" and order[-1] == "2405.00003"  # the molecules paper first
     assert 'value="for-you"' in page.text  # the category form keeps the order
+
+
+def test_api_daily_papers_for_you_and_categories(
+    client: TestClient, store: SQLStore, alice: User, papers: None
+) -> None:
+    store.ratings.rate(alice.id, "2405.00003", 1, "api")
+    _token, secret = store.accounts.create_api_token(alice.id, "script")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    mine = client.get(
+        "/api/daily_papers", params={"date": DAY.isoformat(), "sort": "for-you"}, headers=bearer
+    )
+    assert mine.status_code == 200
+    ids = [item["paper"]["id"] for item in mine.json()]
+    assert ids[0] == "2405.00004" and ids[-1] == "2405.00003"
+    anonymous = client.get("/api/daily_papers", params={"sort": "for-you"})
+    assert anonymous.status_code == 401
+    none = client.get("/api/daily_papers", params={"date": DAY.isoformat(), "cat": "math"})
+    assert none.status_code == 200 and none.json() == []
+    some = client.get("/api/daily_papers", params={"date": DAY.isoformat(), "cat": "cs.LG"})
+    assert len(some.json()) == len(TOPICS)
+    assert client.get("/api/daily_papers", params={"cat": "<x>"}).status_code == 400

@@ -19,16 +19,17 @@ from pydantic import BaseModel
 
 from paperboy import hfapi
 from paperboy.arxiv_ids import parse_arxiv_id
+from paperboy.categories import parse_categories
 from paperboy.community.papers import shown_paper
 from paperboy.community.submit import SubmitRefused
 from paperboy.community.votes import Votes
 from paperboy.errors import Invalid, NotAllowed
-from paperboy.feed import Period, daily_feed, parse_period, period_of
+from paperboy.feed import parse_period
 from paperboy.hfapi import hf_datetime
 from paperboy.models import FeedItem
 from paperboy.rank.service import TrendingService, as_json
 from paperboy.search.service import Mode, SearchService, Why
-from paperboy.store.base import FeedSort, Store
+from paperboy.web.api_feed import FeedQuery, feed_items
 from paperboy.web.auth import current_user, require_user
 from paperboy.web.errors import status_of
 from paperboy.web.params import (
@@ -39,6 +40,7 @@ from paperboy.web.params import (
     ApiError,
     ApiPage,
     ArxivRef,
+    CategoryText,
     DailyLimit,
     Name,
     PeriodText,
@@ -51,9 +53,7 @@ from paperboy.web.params import (
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
-ApiSort = Literal["publishedAt", "trending"]
-_SORTS: dict[ApiSort, FeedSort] = {"publishedAt": "published"}
-"""Sorts the store does itself; ``trending`` is ranked by ``paperboy.rank.service``."""
+ApiSort = Literal["publishedAt", "trending", "for-you"]
 MAX_LIMIT = MAX_DAILY_LIMIT
 TrendingWindow = Literal["day", "week", "month"]
 
@@ -74,56 +74,6 @@ def _paper_list(
         responses=_BAD_REQUEST,
         response_model=list[dict[str, Any]],
     )
-
-
-def _feed_items(
-    store: Store,
-    period: Period | None,
-    *,
-    page: int,
-    limit: int,
-    sort: FeedSort,
-    submitter: str | None,
-) -> list[FeedItem]:
-    """One page of the feed, optionally only the entries ``submitter`` submitted.
-
-    The store cannot filter on the submitter, so that case reads the whole period (a day, a week
-    or a month of entries) and pages in memory.
-    """
-    view = daily_feed(store, period, page=page, page_size=limit, sort=sort)
-    if not submitter:
-        return view.items
-    if view.period is None or view.total == 0:
-        return []
-    everything = daily_feed(store, view.period, page=0, page_size=view.total, sort=sort)
-    mine = [item for item in everything.items if item.entry.submitted_by == submitter]
-    return mine[page * limit : (page + 1) * limit]
-
-
-def _trending_items(
-    request: Request,
-    period: Period | None,
-    *,
-    page: int,
-    limit: int,
-    submitter: str | None,
-) -> list[FeedItem]:
-    """One page of the period's feed (default: the latest day) in trending order: the score of
-    ``paperboy.rank.service``, measured at the end of the period (never after the reference
-    time), optionally only the entries ``submitter`` submitted."""
-    store = request.app.state.store
-    if period is None:
-        latest = store.latest_feed_date()
-        if latest is None:
-            return []
-        period = period_of("day", latest)
-    service: TrendingService = request.app.state.services.trending
-    if not submitter:
-        return service.feed_page(period.start, period.end, offset=page * limit, limit=limit)
-    scored, _ = service.feed_order(period.start, period.end)
-    everything = service.feed_page(period.start, period.end, offset=0, limit=len(scored))
-    mine = [item for item in everything if item.entry.submitted_by == submitter]
-    return mine[page * limit : (page + 1) * limit]
 
 
 @_paper_list(
@@ -158,26 +108,25 @@ def daily_papers(
             description="publishedAt: newest feed day first, then newest paper; trending: by "
             "trending score, (imported upvotes + local votes) / (hours since the paper entered "
             "the feed + 2)^gravity, measured at the end of the period. Default: most upvoted "
-            "first, as Hugging Face answers without sort."
+            "first, as Hugging Face answers without sort. for-you (Paperboy extension): ranked "
+            "for the reader of the bearer token (or session) by their ratings, upvotes, "
+            "collections and follows."
         ),
     ] = None,
     submitter: Annotated[
         Name | None, Query(description="Only papers submitted by this user name.")
     ] = None,
+    cat: Annotated[
+        CategoryText,
+        Query(
+            description="Only these arXiv categories: cs.CL,cs.LG; archives (cs); "
+            "exclusions (-cs.CY). Paperboy extension."
+        ),
+    ] = "",
 ) -> JSONResponse:
     """Papers in the daily feed for a day, an ISO week or a month, paged."""
-    period = parse_period(day, week, month)
-    if sort == "trending":
-        items = _trending_items(request, period, page=p, limit=limit, submitter=submitter)
-    else:
-        items = _feed_items(
-            request.app.state.store,
-            period,
-            page=p,
-            limit=limit,
-            sort=_SORTS[sort] if sort else "upvotes",
-            submitter=submitter,
-        )
+    query = FeedQuery(parse_period(day, week, month), p, limit, submitter, parse_categories(cat))
+    items = feed_items(request, query, sort or "upvotes")
     # A ready response skips re-validating plain dicts that hfapi already shaped.
     return JSONResponse(hfapi.daily_papers(items))
 

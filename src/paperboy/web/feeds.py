@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from paperboy.arxiv_ids import parse_arxiv_id
 from paperboy.bibtex import bibtex
+from paperboy.categories import parse_categories
 from paperboy.community.collections import Collections
 from paperboy.community.export import export_user
 from paperboy.community.papers import hidden_from
@@ -33,6 +34,7 @@ from paperboy.search.service import SearchService
 from paperboy.syndication import ATOM_TYPE, RSS_TYPE, FeedDoc, FeedItemDoc, atom, rss
 from paperboy.web.auth import current_user, login_url
 from paperboy.web.params import (
+    CategoryText,
     DateFilterText,
     FeedSearchText,
     FilterText,
@@ -122,26 +124,32 @@ def _midnight(day: date) -> datetime:
 
 @router.get("/feeds/daily.{fmt}")
 def daily(
-    request: Request, fmt: Format, day: Annotated[PeriodText | None, Query(alias="date")] = None
+    request: Request,
+    fmt: Format,
+    day: Annotated[PeriodText | None, Query(alias="date")] = None,
+    cat: Annotated[CategoryText, Query()] = "",
 ) -> Response:
     """The papers of one day (the latest with papers, or ``?date=YYYY-MM-DD``), in the order
-    of the daily page."""
+    of the daily page; ``cat`` narrows them to categories as on the page."""
     fmt = _format(fmt)
+    wanted = parse_categories(cat)
     store = request.app.state.store
     base = base_url(request)
     chosen = parse_date(day) if day else store.latest_feed_date()
     items: list[FeedItemDoc] = []
     if chosen is not None:
-        view = daily_feed(store, period_of("day", chosen), page_size=DAILY_ITEMS)
+        view = daily_feed(
+            store, period_of("day", chosen), page_size=DAILY_ITEMS, categories=wanted or None
+        )
         pairs = _visible(request, ((item.paper, item.entry.feed_date) for item in view.items))
         items = [paper_item(base, p, updated=_midnight(d)) for p, d in pairs]
-    title = f"{_site(request)}: daily papers"
+    title = f"{_site(request)}: daily {wanted.describe() if wanted else 'papers'}"
     if chosen is not None:
         title += f" of {chosen:%B %-d, %Y}"
     doc = FeedDoc(
         title=title,
         link=f"{base}/papers?date={chosen.isoformat()}" if chosen else f"{base}/",
-        self_link=_self(request, f"/feeds/daily.{fmt}", {"date": day or ""}),
+        self_link=_self(request, f"/feeds/daily.{fmt}", {"date": day or "", "cat": cat}),
         description="The day's papers, most upvoted first.",
         items=tuple(items),
         updated=_midnight(chosen) if chosen else None,
