@@ -27,16 +27,14 @@ from paperboy.categories import CategoryFilter
 from paperboy.embed.jobs import decode_vector
 from paperboy.embed.text import paper_text
 from paperboy.models import FeedItem, Paper
-from paperboy.rank.personal import (
-    Candidates,
-    Idf,
+from paperboy.rank.personal import Candidates, Idf, rank
+from paperboy.rank.personal_records import (
     Profile,
     RankedPaper,
     Rating,
     Reason,
     Recommendation,
     Signals,
-    rank,
 )
 from paperboy.store import SQLStore
 
