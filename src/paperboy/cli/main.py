@@ -16,6 +16,7 @@ from paperboy.cli.digest import DIGEST
 from paperboy.cli.ingest import announcements, fetch, harvest, import_command
 from paperboy.cli.jobs import JOBS, daemon, worker
 from paperboy.cli.options import Command, Group, out
+from paperboy.cli.recommend_cmd import recommend_command
 from paperboy.cli.search import INDEX, embed, search
 from paperboy.cli.serve import serve
 from paperboy.cli.store import DB, migrate_store, stats, status
@@ -39,6 +40,7 @@ COMMANDS: list[tuple[str, Command]] = [
     ("embed", embed),
     ("search", search),
     ("migrate-store", migrate_store),
+    ("recommend", recommend_command),
 ]
 """The top-level commands, in the order of ``paperboy --help``."""
 

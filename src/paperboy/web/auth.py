@@ -74,6 +74,15 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
+def _cookieless(scope: Scope, prefixes: tuple[str, ...]) -> bool:
+    """A request under ``prefixes`` that sends no Cookie header at all: it carries no ambient
+    credential a forged cross-site request could ride on, so it needs no CSRF token."""
+    path: str = scope["path"]
+    if not any(path.startswith(p) for p in prefixes):
+        return False
+    return header(scope, b"cookie") is None
+
+
 _BAD_TOKEN = (
     "Invalid or revoked API token: send 'Authorization: Bearer pb_...' with a live token "
     "from /settings, or no Authorization header."
@@ -100,6 +109,7 @@ class AuthMiddleware:
         secure: Callable[[Scope], bool],
         exempt: tuple[str, ...] = (),
         foreign_bearer: tuple[str, ...] = ("/api/papers/import",),
+        cookieless: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.accounts = accounts
@@ -107,6 +117,7 @@ class AuthMiddleware:
         self.secure = secure
         self.exempt = exempt
         self.foreign_bearer = foreign_bearer
+        self.cookieless = cookieless  # JSON paths whose POSTs need no CSRF token without cookies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,6 +209,8 @@ class AuthMiddleware:
         if scope["method"] not in UNSAFE or via == "bearer":
             return receive
         if via != "token" and _under(scope["path"], self.exempt):
+            return receive
+        if via is None and _cookieless(scope, self.cookieless):
             return receive
         body = await _read_body(receive)
         if body is None:
