@@ -106,3 +106,27 @@ def test_feed_key_is_stable_until_renewed(ratings: Ratings, store: SQLStore, ali
     assert renewed != key
     assert store.ratings.user_of_feed_key(key) is None
     assert store.ratings.user_of_feed_key(renewed) == alice.id
+
+
+def test_cold_start_fetches_missing_arxiv_papers_through_the_client(
+    store: SQLStore, database_url: str, alice: User
+) -> None:
+    """A seed paper not in the store is fetched from (a replay of) arXiv's API and rated."""
+    from arxiv_replay import ArxivReplay
+    from conftest import shared_path
+    from paperboy.community.cold_start import ColdStart
+
+    atom = shared_path("data/arxiv-fixtures/atom_api")
+    with ArxivReplay(atom) as replay:
+        config = Settings(
+            database_url=database_url,
+            arxiv_api_url=f"{replay.url}/api/query",
+            arxiv_min_interval=0.0,
+            arxiv_retries=0,
+            arxiv_timeout=5.0,
+        )
+        cold = ColdStart(store, config, search=lambda: None)  # type: ignore[arg-type,return-value]
+        done = cold.seed(alice, b"https://arxiv.org/abs/1605.08386v1\n", None, "seed")
+    assert [r.how for r in done] == ["fetched"], [r.message for r in done]
+    assert store.get_paper("1605.08386") is not None
+    assert store.ratings.values_for(alice.id, ["1605.08386"]) == {"1605.08386": 1}
