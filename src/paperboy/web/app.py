@@ -30,6 +30,7 @@ from paperboy.web import (
     moderation,
     pages,
     ratings,
+    recommendations,
     subscriptions,
     votes,
 )
@@ -46,6 +47,10 @@ answers only to its own bearer token, and the RFC 8058 one-click ``POST /unsubsc
 by mail providers, without cookies) only to the signed token in its URL. (Any request with a
 bearer token needs none either.)"""
 
+COOKIELESS_JSON: tuple[str, ...] = ("/api/recommendations", "/recommendations/")
+"""Paths whose JSON POSTs need no CSRF token when they send no cookie at all (the stateless
+recommendations API, for scripts and Semantic Scholar clients); with a cookie they still do."""
+
 
 ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
@@ -57,6 +62,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     moderation.router,
     feeds.router,
     subscriptions.router,
+    recommendations.router,  # /api/recommendations and /recommendations/v1 (stateless)
     api.router,  # after the community routers: its /api/papers/{arxiv_id:path} takes any tail
     pages.router,  # last: its /papers/{arxiv_id:path} too
 )
@@ -141,6 +147,7 @@ def create_app(
         secret=lambda: app.state.secret,
         secure=lambda scope: is_secure(settings, scope),
         exempt=CSRF_EXEMPT,
+        cookieless=COOKIELESS_JSON,
     )
     app.add_middleware(
         ResponseCache,

@@ -77,10 +77,7 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
 def _cookieless(scope: Scope, prefixes: tuple[str, ...]) -> bool:
     """A request under ``prefixes`` that sends no Cookie header at all: it carries no ambient
     credential a forged cross-site request could ride on, so it needs no CSRF token."""
-    path: str = scope["path"]
-    if not any(path.startswith(p) for p in prefixes):
-        return False
-    return header(scope, b"cookie") is None
+    return _under(scope["path"], prefixes) and header(scope, b"cookie") is None
 
 
 _BAD_TOKEN = (

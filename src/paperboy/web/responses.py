@@ -50,7 +50,8 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
+    path = request.url.path
+    return path.startswith(("/api/", "/recommendations/")) or path.endswith(".json")
 
 
 def error_response(
