@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from paperboy.categories import InvalidCategories, parse_categories
 from paperboy.community import limits
-from paperboy.community.accounts import AccountError, Signer
+from paperboy.community.accounts import AccountError, Signer, invisible_character
 from paperboy.community.models import User
 from paperboy.community.papers import visible_paper
 from paperboy.errors import Invalid, LoginRequired
@@ -98,8 +98,12 @@ def clean_author(name: str) -> str:
     squashed = " ".join(unicodedata.normalize("NFKC", name).split())
     if len(squashed) > MAX_AUTHOR_NAME:
         raise RatingInvalid(f"an author's name is at most {MAX_AUTHOR_NAME} characters", "authors")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in squashed):
-        raise RatingInvalid("an author's name may not hold control characters", "authors")
+    found = invisible_character(squashed)
+    if found is not None:
+        raise RatingInvalid(
+            f"an author's name may not hold invisible or control characters: it has {found}",
+            "authors",
+        )
     return squashed
 
 
