@@ -255,9 +255,11 @@ class Recommender:
         limit: int | None = None,
         explain: int | None = 50,
         unrated_only: bool = False,
+        profile: Profile | None = None,
     ) -> list[Ranked]:
-        """The reader's ranking of the feed of ``start..end``."""
-        profile = self.profile(user_id)
+        """The reader's ranking of the feed of ``start..end`` (``profile``: theirs, when the
+        caller has read it already)."""
+        profile = profile if profile is not None else self.profile(user_id)
         ranked = self.rank_window(profile, self.window(start, end, categories), explain=explain)
         if unrated_only:
             rated = {_id_of(r) for r in [*profile.positives, *profile.negatives]}

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from paperboy.categories import CategoryFilter, parse_categories
 from paperboy.community.library import MAX_BYTES, Resolution
 from paperboy.errors import Invalid, NotFound
+from paperboy.rank.personal_records import Profile
 from paperboy.rank.recommend import Ranked, Recommender
 from paperboy.syndication import ATOM_TYPE, FeedDoc, atom
 from paperboy.web.auth import current_user, require_user
@@ -48,7 +49,14 @@ def _filter(cat: str) -> CategoryFilter | None:
     return parse_categories(cat) if cat.strip() else None
 
 
-def ranked_for(request: Request, user_id: int, days: int, cat: str, explain: int) -> list[Ranked]:
+def ranked_for(
+    request: Request,
+    user_id: int,
+    days: int,
+    cat: str,
+    explain: int,
+    profile: Profile | None = None,
+) -> list[Ranked]:
     """The papers of the last ``days`` feed days the reader has not rated, ranked for them,
     the first ``explain`` with reasons (empty for an empty store)."""
     store = request.app.state.store
@@ -57,7 +65,13 @@ def ranked_for(request: Request, user_id: int, days: int, cat: str, explain: int
         return []
     start = end - timedelta(days=days - 1)
     return recommender(request).for_user(
-        user_id, start, end, categories=_filter(cat), explain=explain, unrated_only=True
+        user_id,
+        start,
+        end,
+        categories=_filter(cat),
+        explain=explain,
+        unrated_only=True,
+        profile=profile,
     )
 
 
@@ -79,7 +93,7 @@ def for_you(
     if service.is_empty(profile):
         return redirect("/for-you/setup")
     follows = request.app.state.store.ratings.profile(user.id)
-    ranking = ranked_for(request, user.id, days, cat, page * PAGE_SIZE)
+    ranking = ranked_for(request, user.id, days, cat, page * PAGE_SIZE, profile)
     window = ranking[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     pages = max(1, -(-len(ranking) // PAGE_SIZE))
     base = f"/for-you?days={days}" + (f"&cat={cat}" if cat else "")
