@@ -102,21 +102,21 @@ def delete_ratings(request: Request) -> Response:
     return redirect("/settings/ratings")
 
 
-def _mailed_page(request: Request, token: str, *, done: bool, status_code: int = 200) -> Response:
-    secret: str = request.app.state.secret
-    context: dict[str, object] = {"token": token, "done": done, "error": None, "paper": None}
+def _mailed_page(request: Request, token: str) -> Response:
+    """The page of a rating link that was not (or could not be) taken: what it would do, with
+    its button, or why the link does not work."""
+    context: dict[str, object] = {"token": token, "done": False, "error": None, "paper": None}
     try:
-        mailed = mailed_rating(secret, token)
-        context["value"] = mailed.value
-        context["paper"] = ratings_service(request).store.get_paper(mailed.paper_id)
-        if context["paper"] is None:
+        mailed = mailed_rating(request.app.state.secret, token)
+        paper = ratings_service(request).store.get_paper(mailed.paper_id)
+        if paper is None:
             raise PaperNotFound(mailed.paper_id)
-    except (AccountError, PaperNotFound) as exc:
-        context["error"] = (
-            str(exc) if isinstance(exc, AccountError) else "That paper is not here any more."
-        )
-        status_code = 403 if isinstance(exc, AccountError) else 404  # the token is the credential
-    return render(request, "rate_link.html", context, status_code=status_code)
+    except AccountError as exc:  # the token is the credential
+        return render(request, "rate_link.html", {**context, "error": str(exc)}, 403)
+    except PaperNotFound:
+        error = "That paper is not here any more."
+        return render(request, "rate_link.html", {**context, "error": error}, 404)
+    return render(request, "rate_link.html", {**context, "value": mailed.value, "paper": paper})
 
 
 @router.get("/rate", response_class=HTMLResponse)
@@ -124,15 +124,15 @@ def rate_link(
     request: Request, token: Annotated[str, Query(max_length=TOKEN_MAX)] = ""
 ) -> Response:
     """What a digest's rating link would do, with the button that does it."""
-    return _mailed_page(request, token, done=False)
+    return _mailed_page(request, token)
 
 
 @router.post("/rate", response_class=HTMLResponse)
 def rate_link_post(request: Request, token: str = Form("", max_length=TOKEN_MAX)) -> Response:
     """Take the rating a digest's link names (its signed token is the only credential)."""
-    secret: str = request.app.state.secret
     try:
-        ratings_service(request).rate_mailed(secret, token)
+        mailed, paper = ratings_service(request).rate_mailed(request.app.state.secret, token)
     except (AccountError, PaperNotFound):
-        return _mailed_page(request, token, done=False)
-    return _mailed_page(request, token, done=True)
+        return _mailed_page(request, token)
+    context = {"token": token, "done": True, "error": None, "value": mailed.value, "paper": paper}
+    return render(request, "rate_link.html", context)
