@@ -6,7 +6,6 @@ than loopback fails the test."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,13 @@ from paperboy.settings import Settings
 from paperboy.store import SQLStore
 from paperboy.web.app import create_app
 from test_browser import browser, watch  # noqa: F401  (the fixture)
+from test_foryou_web import DAY
+from test_foryou_web import TOPICS as WEB_TOPICS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DAY = date(2024, 5, 6)
-TOPICS = {
-    "2405.00001": ("Sparse attention for long documents", "attention transformers long context"),
-    "2405.00002": ("Linear attention transformers at scale", "attention transformers kernels"),
-    "2405.00003": ("Graph neural networks for molecules", "graphs molecules chemistry"),
-    "2405.00004": ("Message passing on molecular graphs", "graphs molecules message passing"),
-    "2405.00005": ("Protein folding with diffusion", "proteins diffusion biology"),
+TOPICS = {  # the web tests' day, and a near twin of its molecular-graphs paper
+    **WEB_TOPICS,
     "2405.00006": (
         "Message passing on molecular graphs at scale",
         "graphs molecules message passing",
